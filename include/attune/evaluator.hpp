@@ -1,0 +1,40 @@
+#pragma once
+/// \file
+/// Evaluator = backend + verifier + harness: the one function the tuner calls to learn how good a
+/// configuration is. Every outcome, failures included, comes back as a Measurement.
+
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "attune/backend.hpp"
+#include "attune/harness.hpp"
+#include "attune/measurement.hpp"
+
+namespace attune {
+
+class Evaluator {
+ public:
+  /// `backend` must outlive the evaluator.
+  Evaluator(Backend& backend, Harness harness);
+
+  /// Prepares, verifies and times `config`. `best_so_far_s` lets the harness re-measure a result
+  /// that looks too good to be true. A configuration that fails verification is never timed and
+  /// can never be the best.
+  Measurement evaluate(const Config& config, std::optional<double> best_so_far_s = std::nullopt);
+
+  /// Measures `configs` side by side: each is prepared and verified once, then timed in `rounds`
+  /// alternating rounds (A B C A B C ...), so that the machine's drift affects all of them alike.
+  /// Each result holds the samples of every round and their summary; a configuration that fails
+  /// keeps its failure status and is not timed again.
+  std::vector<Measurement> compare(std::span<const Config> configs, int rounds = 5);
+
+  Backend& backend() { return backend_; }
+  const Harness& harness() const { return harness_; }
+
+ private:
+  Backend& backend_;
+  Harness harness_;
+};
+
+}  // namespace attune

@@ -1,0 +1,97 @@
+#pragma once
+/// \file
+/// The tuning loop: asks the strategy for configurations, has the evaluator measure them, tells
+/// the strategy what happened, and stops when the budget is spent or the space is exhausted.
+/// Observers see every event. A configuration is measured at most once per run: when a strategy
+/// proposes one again, it is answered from the run's own results.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "attune/evaluator.hpp"
+#include "attune/measurement.hpp"
+#include "attune/search_space.hpp"
+#include "attune/strategy.hpp"
+
+namespace attune {
+
+/// When to stop. Either limit, or both (whichever comes first); neither means "until the strategy
+/// has nothing left to propose".
+struct Budget {
+  std::optional<std::size_t> evaluations;  ///< distinct configurations measured
+  std::optional<double> seconds;           ///< wall-clock seconds of the whole run
+};
+
+struct TuneOptions {
+  Budget budget;
+  std::uint64_t seed = 0;
+  /// Configurations evaluated before the strategy is asked (the untuned default, known-good
+  /// configurations). They count against the budget and are told to the strategy.
+  std::vector<std::size_t> initial;
+};
+
+/// One measured configuration, in evaluation order.
+struct Evaluation {
+  std::size_t index = 0;  ///< in the space
+  Measurement measurement;
+  double strategy_s = 0.0;  ///< time the strategy spent choosing it
+  double elapsed_s = 0.0;   ///< since the run began, when this evaluation was committed
+};
+
+enum class StopReason { BudgetEvaluations, BudgetSeconds, Exhausted };
+std::string_view to_string(StopReason reason) noexcept;
+
+struct TuneResult {
+  std::vector<Evaluation> evaluations;
+  /// Position in `evaluations` of the fastest ok configuration; empty when none was ok.
+  std::optional<std::size_t> best;
+  StopReason stop_reason = StopReason::Exhausted;
+  double elapsed_s = 0.0;
+
+  const Evaluation* best_evaluation() const { return best ? &evaluations[*best] : nullptr; }
+};
+
+/// Progress as observers see it after each evaluation.
+struct TuneProgress {
+  std::size_t done = 0;         ///< evaluations so far
+  std::size_t planned = 0;      ///< the evaluation budget, or the space size when there is none
+  std::size_t space_size = 0;
+  double elapsed_s = 0.0;
+  std::optional<double> budget_s;
+  const Evaluation* best = nullptr;  ///< the best so far, or null
+};
+
+class TuneObserver {
+ public:
+  virtual ~TuneObserver() = default;
+  virtual void on_start(const SearchSpace& /*space*/, const TuneOptions& /*options*/) {}
+  virtual void on_evaluation(const Config& /*config*/, const Evaluation& /*evaluation*/,
+                             const TuneProgress& /*progress*/) {}
+  virtual void on_finish(const TuneResult& /*result*/) {}
+};
+
+class Tuner {
+ public:
+  /// `space`, `evaluator` and `strategy` must outlive the tuner.
+  Tuner(const SearchSpace& space, Evaluator& evaluator, Strategy& strategy, TuneOptions options);
+
+  /// `observer` must outlive run(); observers are called in the order they were added.
+  void add_observer(TuneObserver& observer);
+
+  /// Runs the search to its budget. Throws only for misuse (an index outside the space from the
+  /// strategy, an empty space); every configuration's failure is a Measurement status.
+  TuneResult run();
+
+ private:
+  const SearchSpace& space_;
+  Evaluator& evaluator_;
+  Strategy& strategy_;
+  TuneOptions options_;
+  std::vector<TuneObserver*> observers_;
+};
+
+}  // namespace attune

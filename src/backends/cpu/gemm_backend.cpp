@@ -1,0 +1,285 @@
+// The built-in SGEMM as a tunable kernel on the host CPU: its search space, the mapping from a
+// configuration to kernel parameters, and the backend that times and verifies one problem.
+
+#include "attune/backends/cpu_gemm.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "attune/error.hpp"
+
+namespace attune::cpu {
+namespace {
+
+using kernels::GemmLoop;
+using kernels::GemmParams;
+using kernels::Isa;
+
+// Above this many multiply-adds, the double reference of every row would cost more than the
+// tuning it protects; a sample of rows (first, last, random) catches blocking and edge errors,
+// which corrupt whole rows or columns, just as well.
+constexpr double kFullReferenceMacs = 1ull << 28;
+constexpr int kSampledRows = 48;
+
+struct AlignedFree {
+  void operator()(float* p) const noexcept { std::free(p); }
+};
+using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+
+AlignedFloats allocate(std::size_t count) {
+  const std::size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
+  auto* p = static_cast<float*>(std::aligned_alloc(64, std::max<std::size_t>(bytes, 64)));
+  if (!p) throw Error(ErrorCode::Unsupported, "out of memory allocating GEMM operands");
+  return AlignedFloats(p);
+}
+
+std::vector<Value> int_values(std::initializer_list<int> values) {
+  std::vector<Value> out;
+  for (int v : values) out.emplace_back(v);
+  return out;
+}
+
+}  // namespace
+
+struct GemmBackend::Buffers {
+  AlignedFloats a, b, c, c_initial;
+  std::vector<double> reference;  // rows_ x n
+};
+
+Problem GemmProblem::key() const {
+  std::vector<std::string> flags;
+  if (alpha != 1.0f) flags.push_back("alpha=" + std::to_string(alpha));
+  if (beta != 0.0f) flags.push_back("beta=" + std::to_string(beta));
+  return Problem({{"m", m}, {"n", n}, {"k", k}}, "f32", std::move(flags));
+}
+
+SearchSpace gemm_search_space(Isa isa, int max_threads) {
+  if (max_threads < 1) {
+    throw Error(ErrorCode::InvalidArgument, "the GEMM space needs at least one thread");
+  }
+  const auto tiles = kernels::micro_tiles(isa);
+  std::set<int> mrs, nrs;
+  for (auto [mr, nr] : tiles) {
+    mrs.insert(mr);
+    nrs.insert(nr);
+  }
+  std::vector<Value> threads;
+  for (int t = 1; t <= max_threads; t *= 2) threads.emplace_back(t);
+  if (threads.back().as_int() != max_threads) threads.emplace_back(max_threads);
+
+  std::vector<Param> params{
+      {"MR", {mrs.begin(), mrs.end()}},
+      {"NR", {nrs.begin(), nrs.end()}},
+      {"MC", int_values({24, 48, 72, 96, 112, 128, 144, 168, 192, 224, 288, 336, 384, 448})},
+      {"KC", int_values({64, 128, 192, 256, 384, 512})},
+      {"NC", int_values({192, 384, 768, 1536, 2048, 3072, 4096, 6144})},
+      {"threads", threads},
+      {"loop", {Value("jc"), Value("ic"), Value("jr"), Value("kc")}},
+      {"pack_a", int_values({1, 0})},
+      {"pack_b", int_values({1, 0})},
+      {"prefetch", int_values({0, 2, 4, 8})},
+  };
+  std::vector<Constraint> constraints{
+      Constraint("MC % MR == 0"),
+      Constraint("NC % NR == 0"),
+      // With one thread the parallel loop is irrelevant: keep one value so the space holds no
+      // duplicates of the same kernel.
+      Constraint("threads > 1 or loop == 'jc'"),
+      Constraint::predicate(
+          {"MR", "NR"},
+          [tiles](std::span<const Value> v) {
+            const std::pair<int, int> tile{static_cast<int>(v[0].as_int()),
+                                           static_cast<int>(v[1].as_int())};
+            return std::find(tiles.begin(), tiles.end(), tile) != tiles.end();
+          },
+          "micro-tile compiled for " + std::string(kernels::to_string(isa))),
+  };
+  return SearchSpace(std::move(params), std::move(constraints));
+}
+
+GemmParams gemm_params(const Config& config) {
+  GemmParams p;
+  p.mr = static_cast<int>(config.int_of("MR"));
+  p.nr = static_cast<int>(config.int_of("NR"));
+  p.mc = static_cast<int>(config.int_of("MC"));
+  p.kc = static_cast<int>(config.int_of("KC"));
+  p.nc = static_cast<int>(config.int_of("NC"));
+  p.threads = static_cast<int>(config.int_of("threads"));
+  const auto loop = kernels::gemm_loop_from_string(config.string_of("loop"));
+  if (!loop) throw Error(ErrorCode::InvalidArgument, "unknown GEMM loop " + config.string_of("loop"));
+  p.loop = *loop;
+  p.pack_a = config.int_of("pack_a") != 0;
+  p.pack_b = config.int_of("pack_b") != 0;
+  p.prefetch = static_cast<int>(config.int_of("prefetch"));
+  return p;
+}
+
+std::size_t default_gemm_index(const SearchSpace& space, Isa isa, int threads) {
+  const GemmParams p = kernels::default_params(isa, threads);
+  nlohmann::json j{{"MR", p.mr},         {"NR", p.nr},
+                   {"MC", p.mc},         {"KC", p.kc},
+                   {"NC", p.nc},         {"threads", p.threads},
+                   {"loop", std::string(kernels::to_string(p.threads > 1 ? p.loop : GemmLoop::Jc))},
+                   {"pack_a", p.pack_a ? 1 : 0}, {"pack_b", p.pack_b ? 1 : 0},
+                   {"prefetch", p.prefetch}};
+  const auto index = space.index_of(space.config_from_json(j));
+  if (!index) {
+    throw Error(ErrorCode::Internal, "the default GEMM configuration " + j.dump() +
+                                         " is not in the GEMM search space");
+  }
+  return *index;
+}
+
+namespace {
+
+class PreparedGemm final : public PreparedKernel {
+ public:
+  PreparedGemm(GemmParams params, Isa isa, const GemmProblem& problem, float* a, float* b,
+               float* c, const float* c_initial, const std::vector<int>& rows,
+               const std::vector<double>& reference)
+      : params_(params),
+        isa_(isa),
+        problem_(problem),
+        a_(a),
+        b_(b),
+        c_(c),
+        c_initial_(c_initial),
+        rows_(rows),
+        reference_(reference) {}
+
+  VerifyResult verify() override {
+    const std::size_t size = static_cast<std::size_t>(problem_.m) * problem_.n;
+    std::span<float> c(c_, size);
+    if (problem_.beta == 0.0f) {
+      poison(c);
+    } else {
+      std::memcpy(c_, c_initial_, size * sizeof(float));
+    }
+    call();
+    // Every element must have been written, sampled rows or not.
+    for (std::size_t i = 0; i < size; ++i) {
+      if (!std::isfinite(c[i])) {
+        VerifyResult bad;
+        bad.ok = false;
+        bad.nan_count = 1;
+        bad.first_bad_index = i;
+        bad.message = "C[" + std::to_string(i / problem_.n) + "][" +
+                      std::to_string(i % problem_.n) + "] = " + std::to_string(c[i]) +
+                      " (not written, or not finite)";
+        return bad;
+      }
+    }
+    std::vector<float> got;
+    got.reserve(rows_.size() * problem_.n);
+    for (int r : rows_) {
+      got.insert(got.end(), c_ + static_cast<std::size_t>(r) * problem_.n,
+                 c_ + static_cast<std::size_t>(r + 1) * problem_.n);
+    }
+    return compare(got, reference_, tolerance());
+  }
+
+  RunOutcome run(std::size_t calls) override {
+    const auto start = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < calls; ++i) call();
+    RunOutcome out;
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return out;
+  }
+
+ private:
+  void call() {
+    kernels::sgemm(params_, isa_, problem_.m, problem_.n, problem_.k, problem_.alpha, a_,
+                   problem_.k, b_, problem_.n, problem_.beta, c_, problem_.n);
+  }
+
+  // Rounding error of a length-k float dot product grows about like sqrt(k) * eps for random
+  // inputs; the bounds allow k * eps so that a correct kernel always passes and a wrong tile
+  // (an error of order one per element) never does.
+  Tolerance tolerance() const {
+    const double eps = 1.2e-7;
+    const double k = problem_.k;
+    return Tolerance{std::max(1e-6, 4.0 * std::sqrt(k) * eps), std::max(1e-5, 2.0 * k * eps)};
+  }
+
+  GemmParams params_;
+  Isa isa_;
+  const GemmProblem& problem_;
+  float* a_;
+  float* b_;
+  float* c_;
+  const float* c_initial_;
+  const std::vector<int>& rows_;
+  const std::vector<double>& reference_;
+};
+
+}  // namespace
+
+GemmBackend::GemmBackend(GemmProblem problem, Isa isa, std::uint64_t seed)
+    : problem_(problem), isa_(isa), device_(DeviceInfo::host_cpu()), buffers_(new Buffers) {
+  if (problem.m < 1 || problem.n < 1 || problem.k < 1) {
+    throw Error(ErrorCode::InvalidArgument, "GEMM sizes must be at least 1, got m=" +
+                                                std::to_string(problem.m) + " n=" +
+                                                std::to_string(problem.n) +
+                                                " k=" + std::to_string(problem.k));
+  }
+  const auto m = static_cast<std::size_t>(problem.m);
+  const auto n = static_cast<std::size_t>(problem.n);
+  const auto k = static_cast<std::size_t>(problem.k);
+  buffers_->a = allocate(m * k);
+  buffers_->b = allocate(k * n);
+  buffers_->c = allocate(m * n);
+  buffers_->c_initial = allocate(m * n);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (std::size_t i = 0; i < m * k; ++i) buffers_->a[i] = uniform(rng);
+  for (std::size_t i = 0; i < k * n; ++i) buffers_->b[i] = uniform(rng);
+  for (std::size_t i = 0; i < m * n; ++i) buffers_->c_initial[i] = uniform(rng);
+  std::memcpy(buffers_->c.get(), buffers_->c_initial.get(), m * n * sizeof(float));
+
+  if (static_cast<double>(m) * n * k <= kFullReferenceMacs || problem.m <= kSampledRows) {
+    for (int r = 0; r < problem.m; ++r) rows_.push_back(r);
+  } else {
+    std::set<int> rows{0, problem.m - 1};
+    std::uniform_int_distribution<int> pick(1, problem.m - 2);
+    while (static_cast<int>(rows.size()) < kSampledRows) rows.insert(pick(rng));
+    rows_.assign(rows.begin(), rows.end());
+  }
+  buffers_->reference.resize(rows_.size() * n);
+  kernels::reference_gemm_rows(rows_, problem.m, problem.n, problem.k, problem.alpha, buffers_->a.get(),
+                               problem.k, buffers_->b.get(), problem.n, problem.beta,
+                               buffers_->c_initial.get(), problem.n, buffers_->reference.data());
+}
+
+GemmBackend::~GemmBackend() = default;
+
+std::string GemmBackend::kernel_id() const {
+  return std::string("attune.cpu.sgemm/1/") + std::string(kernels::to_string(isa_));
+}
+
+Prepared GemmBackend::prepare(const Config& config) {
+  Prepared out;
+  const GemmParams params = gemm_params(config);
+  if (params.threads > device_.cores) {
+    out.status = Status::OverLimits;
+    out.message = std::to_string(params.threads) + " threads requested, " +
+                  std::to_string(device_.cores) + " CPUs available";
+    return out;
+  }
+  if (std::string reason = kernels::check(params, isa_); !reason.empty()) {
+    out.status = Status::Invalid;
+    out.message = reason;
+    return out;
+  }
+  out.kernel = std::make_unique<PreparedGemm>(params, isa_, problem_, buffers_->a.get(),
+                                              buffers_->b.get(), buffers_->c.get(),
+                                              buffers_->c_initial.get(), rows_,
+                                              buffers_->reference);
+  return out;
+}
+
+}  // namespace attune::cpu

@@ -1,0 +1,109 @@
+// Evaluates one configuration: prepare it on the backend, verify its output against the reference
+// with poisoned outputs, then time it with the harness. Each stage's failure ends the evaluation
+// with that stage's status; a configuration that was not verified is never timed.
+
+#include "attune/evaluator.hpp"
+
+#include <chrono>
+#include <exception>
+
+namespace attune {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A configuration after preparation and verification: `prepared.kernel` is set when it is ready
+// to time; `stages` holds the compile and verify times, and the status and reason of a failure.
+struct Checked {
+  Prepared prepared;
+  Measurement stages;
+};
+
+Checked prepare_and_verify(Backend& backend, const Config& config) {
+  Checked out;
+  Measurement& stages = out.stages;
+  Prepared& prepared = out.prepared;
+  const auto prepare_start = std::chrono::steady_clock::now();
+  try {
+    prepared = backend.prepare(config);
+  } catch (const std::exception& e) {
+    prepared.status = Status::CompileFailed;
+    prepared.message = e.what();
+  }
+  stages.compile_s = prepared.compile_s > 0 ? prepared.compile_s : seconds_since(prepare_start);
+  if (prepared.status != Status::Ok || !prepared.kernel) {
+    stages.status = prepared.status == Status::Ok ? Status::CompileFailed : prepared.status;
+    stages.message = prepared.message;
+    return out;
+  }
+
+  const auto verify_start = std::chrono::steady_clock::now();
+  VerifyResult check;
+  try {
+    check = prepared.kernel->verify();
+  } catch (const std::exception& e) {
+    stages.status = Status::RuntimeFailed;
+    stages.message = e.what();
+    stages.verify_s = seconds_since(verify_start);
+    prepared.kernel.reset();
+    return out;
+  }
+  stages.verify_s = seconds_since(verify_start);
+  if (!check.ok) {
+    stages.status = Status::VerifyFailed;
+    stages.message = check.message;
+    prepared.kernel.reset();
+  }
+  return out;
+}
+
+}  // namespace
+
+Evaluator::Evaluator(Backend& backend, Harness harness)
+    : backend_(backend), harness_(std::move(harness)) {}
+
+Measurement Evaluator::evaluate(const Config& config, std::optional<double> best_so_far_s) {
+  Checked checked = prepare_and_verify(backend_, config);
+  if (!checked.prepared.kernel) return checked.stages;
+  PreparedKernel& kernel = *checked.prepared.kernel;
+  Measurement m =
+      harness_.measure([&](std::size_t calls) { return kernel.run(calls); }, best_so_far_s);
+  m.compile_s = checked.stages.compile_s;
+  m.verify_s = checked.stages.verify_s;
+  return m;
+}
+
+std::vector<Measurement> Evaluator::compare(std::span<const Config> configs, int rounds) {
+  std::vector<Checked> checked;
+  std::vector<Measurement> results;
+  for (const Config& config : configs) {
+    checked.push_back(prepare_and_verify(backend_, config));
+    results.push_back(checked.back().stages);
+  }
+  for (int round = 0; round < rounds; ++round) {
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+      if (!checked[i].prepared.kernel) continue;
+      PreparedKernel& kernel = *checked[i].prepared.kernel;
+      Measurement m = harness_.measure([&](std::size_t calls) { return kernel.run(calls); });
+      Measurement& total = results[i];
+      if (!m.ok()) {
+        total.status = m.status;
+        total.message = m.message;
+        checked[i].prepared.kernel.reset();
+        continue;
+      }
+      // Samples of different rounds may time different numbers of calls; each is per call.
+      total.samples_s.insert(total.samples_s.end(), m.samples_s.begin(), m.samples_s.end());
+      total.calls_per_sample = m.calls_per_sample;
+      total.measure_s += m.measure_s;
+    }
+  }
+  for (Measurement& m : results) {
+    if (m.ok()) m.summary = summarize(m.samples_s);
+  }
+  return results;
+}
+
+}  // namespace attune

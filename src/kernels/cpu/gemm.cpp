@@ -1,0 +1,661 @@
+// The portable part of the built-in SGEMM: parameter validation, ISA dispatch, the BLIS-style five
+// blocking loops (jc over NC, pc over KC, ic over MC, jr over NR, ir over MR), packing of B panels
+// and A blocks into micro-panels, OpenMP threading over the loop GemmParams::loop names, the
+// portable scalar micro-kernels, and the double-precision reference used for verification. No
+// line here names a CPU: the micro-kernel and its tile come from the per-ISA tables.
+
+#include "attune/kernels/gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <new>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "attune/error.hpp"
+#include "kernels/cpu/gemm_micro_kernel.hpp"
+
+namespace attune::kernels {
+namespace detail {
+namespace {
+
+// Portable tiles: plain C++ the baseline (SSE2) vectorizer handles; slow but correct anywhere.
+template <int kMr, int kNr>
+void scalar_micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a,
+                         std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b, float beta,
+                         float* c, std::ptrdiff_t ldc, int m, int n, int /*prefetch*/) {
+  float acc[kMr][kNr] = {};
+  const float* rows[kMr];
+  for (int i = 0; i < kMr; ++i) rows[i] = a + std::min(i, m - 1) * rs_a;
+  for (int p = 0; p < k; ++p) {
+    const float* bp = b + p * rs_b;
+    float bv[kNr];
+    for (int j = 0; j < kNr; ++j) bv[j] = j < n ? bp[j] : 0.0f;
+    for (int i = 0; i < kMr; ++i) {
+      const float ai = rows[i][p * cs_a];
+      for (int j = 0; j < kNr; ++j) acc[i][j] += ai * bv[j];
+    }
+  }
+  for (int i = 0; i < m; ++i) {
+    float* cr = c + i * ldc;
+    for (int j = 0; j < n; ++j) {
+      cr[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * cr[j];
+    }
+  }
+}
+
+constexpr MicroKernelEntry kScalarTiles[] = {
+    {4, 8, &scalar_micro_kernel<4, 8>},
+    {6, 8, &scalar_micro_kernel<6, 8>},
+};
+
+}  // namespace
+
+std::span<const MicroKernelEntry> scalar_micro_kernels() noexcept { return kScalarTiles; }
+
+namespace {
+
+constexpr std::size_t kAlignment = 64;
+
+std::span<const MicroKernelEntry> tiles_for(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::Avx512: return avx512_micro_kernels();
+    case Isa::Avx2: return avx2_micro_kernels();
+    case Isa::Scalar: return scalar_micro_kernels();
+  }
+  return {};
+}
+
+const MicroKernelEntry* find_tile(Isa isa, int mr, int nr) noexcept {
+  for (const MicroKernelEntry& entry : tiles_for(isa)) {
+    if (entry.mr == mr && entry.nr == nr) return &entry;
+  }
+  return nullptr;
+}
+
+constexpr int ceil_div(int a, int b) { return (a + b - 1) / b; }
+constexpr int round_up(int a, int b) { return ceil_div(a, b) * b; }
+
+// Contiguous share `id` of `units` split among `parts` as evenly as possible, as [first, last).
+std::pair<int, int> share(int units, int parts, int id) {
+  const auto first = static_cast<int>(std::int64_t{units} * id / parts);
+  const auto last = static_cast<int>(std::int64_t{units} * (id + 1) / parts);
+  return {first, last};
+}
+
+// A grow-only, 64-byte aligned float buffer. Never shrinking is what makes repeated calls free of
+// malloc and page faults; the memory is returned when the owning thread exits.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(data_); }
+
+  float* reserve(std::size_t count) {
+    if (count > capacity_) {
+      const std::size_t bytes = (count * sizeof(float) + kAlignment - 1) / kAlignment * kAlignment;
+      void* fresh = std::aligned_alloc(kAlignment, bytes);
+      if (fresh == nullptr) throw std::bad_alloc();
+      std::free(data_);
+      data_ = static_cast<float*>(fresh);
+      capacity_ = bytes / sizeof(float);
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+struct ThreadBuffers {
+  AlignedBuffer a;        // packed A block, always private to the thread
+  AlignedBuffer b;        // packed B panel (shared by the team under GemmLoop::Ic and Jr)
+  AlignedBuffer partial;  // this thread's partial C under GemmLoop::Kc
+};
+
+ThreadBuffers& thread_buffers() {
+  thread_local ThreadBuffers buffers;
+  return buffers;
+}
+
+struct Problem {
+  int m;
+  int n;
+  int k;
+  float alpha;
+  const float* a;
+  std::ptrdiff_t lda;
+  const float* b;
+  std::ptrdiff_t ldb;
+  float beta;
+  float* c;
+  std::ptrdiff_t ldc;
+};
+
+// GemmParams resolved against the micro-kernel table.
+struct Blocking {
+  MicroKernel kernel;
+  int mr;
+  int nr;
+  int mc;
+  int kc;
+  int nc;
+  bool pack_a;
+  bool pack_b;
+  int prefetch;
+
+  std::size_t a_block_size(int rows, int k) const {
+    return std::size_t(round_up(std::min(mc, rows), mr)) * std::size_t(std::min(kc, k));
+  }
+  std::size_t b_panel_size(int cols, int k) const {
+    return std::size_t(round_up(std::min(nc, cols), nr)) * std::size_t(std::min(kc, k));
+  }
+};
+
+// The threads that cooperate on one packed B panel.
+struct Team {
+  int id = 0;
+  int size = 1;
+
+  // Every member must reach the same sequence of barriers; a team of one never waits.
+  void barrier() const {
+    if (size > 1) {
+#pragma omp barrier
+    }
+  }
+};
+
+// B micro-panels [first, last) of the kc x nc block at `b`: panel q holds columns
+// [q*nr, q*nr + nr) as kc rows of nr floats, zero-padded past nc so the kernel may load whole rows.
+void pack_b(int kc, int nc, const float* b, std::ptrdiff_t ldb, int nr, int first, int last,
+            float* dest) {
+  for (int q = first; q < last; ++q) {
+    const int j0 = q * nr;
+    const int width = std::min(nr, nc - j0);
+    float* panel = dest + std::ptrdiff_t{q} * kc * nr;
+    const float* src = b + j0;
+    for (int p = 0; p < kc; ++p) {
+      float* row = panel + std::ptrdiff_t{p} * nr;
+      const float* from = src + p * ldb;
+      for (int j = 0; j < width; ++j) row[j] = from[j];
+      for (int j = width; j < nr; ++j) row[j] = 0.0f;
+    }
+  }
+}
+
+// A micro-panels [first, last) of the mc x kc block at `a`: panel r holds rows [r*mr, r*mr + mr)
+// column by column (kc columns of mr floats), zero-padded past mc so the kernel needs no row test.
+void pack_a(int mc, int kc, const float* a, std::ptrdiff_t lda, int mr, int first, int last,
+            float* dest) {
+  for (int r = first; r < last; ++r) {
+    const int i0 = r * mr;
+    const int height = std::min(mr, mc - i0);
+    float* panel = dest + std::ptrdiff_t{r} * kc * mr;
+    // Four rows at a time: reads stay sequential per row, and each store burst fills 16 bytes of
+    // one panel column instead of touching a new cache line per element.
+    int i = 0;
+    for (; i + 4 <= height; i += 4) {
+      const float* r0 = a + (i0 + i) * lda;
+      const float* r1 = r0 + lda;
+      const float* r2 = r1 + lda;
+      const float* r3 = r2 + lda;
+      for (int p = 0; p < kc; ++p) {
+        float* col = panel + std::ptrdiff_t{p} * mr + i;
+        col[0] = r0[p];
+        col[1] = r1[p];
+        col[2] = r2[p];
+        col[3] = r3[p];
+      }
+    }
+    for (; i < height; ++i) {
+      const float* row = a + (i0 + i) * lda;
+      for (int p = 0; p < kc; ++p) panel[std::ptrdiff_t{p} * mr + i] = row[p];
+    }
+    if (height < mr) {
+      for (int p = 0; p < kc; ++p) {
+        for (int z = height; z < mr; ++z) panel[std::ptrdiff_t{p} * mr + z] = 0.0f;
+      }
+    }
+  }
+}
+
+// The two innermost loops: B micro-panels [q_first, q_last) (jr) times every A micro-panel (ir)
+// of one mc x kc block; a and b are packed or in place according to the blocking.
+void macro_kernel(const Blocking& bl, int mc, int nc, int kc, int q_first, int q_last, float alpha,
+                  const float* a, std::ptrdiff_t lda, const float* b, std::ptrdiff_t ldb,
+                  float beta, float* c, std::ptrdiff_t ldc) {
+  const std::ptrdiff_t rs_a = bl.pack_a ? 1 : lda;
+  const std::ptrdiff_t cs_a = bl.pack_a ? bl.mr : 1;
+  const std::ptrdiff_t a_step = bl.pack_a ? std::ptrdiff_t{bl.mr} * kc : bl.mr * lda;
+  const std::ptrdiff_t rs_b = bl.pack_b ? bl.nr : ldb;
+  const std::ptrdiff_t b_step = bl.pack_b ? std::ptrdiff_t{bl.nr} * kc : bl.nr;
+  const int row_panels = ceil_div(mc, bl.mr);
+  for (int q = q_first; q < q_last; ++q) {
+    const int j = q * bl.nr;
+    const int width = std::min(bl.nr, nc - j);
+    const float* b_panel = b + q * b_step;
+    for (int r = 0; r < row_panels; ++r) {
+      const int i = r * bl.mr;
+      const int height = std::min(bl.mr, mc - i);
+      bl.kernel(kc, alpha, a + r * a_step, rs_a, cs_a, b_panel, rs_b, beta, c + i * ldc + j, ldc,
+                height, width, bl.prefetch);
+    }
+  }
+}
+
+// The jc, pc and ic loops for one team member. `split` says which loop the team divides (Ic or
+// Jr; anything else means the team runs the whole problem, which only a team of one may do).
+// b_pack is shared by the team. a_pack is private even under Jr: each thread packs the whole A
+// block itself, which costs O(mc*kc) copies against O(mc*kc*nc) flops but saves two barriers per
+// A block, and each core's private L2 then holds its own copy instead of fetching the other's.
+void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team team, float* b_pack,
+                  float* a_pack) {
+  int row_first = 0;
+  int row_last = pr.m;
+  if (split == GemmLoop::Ic) {
+    const auto [first, last] = share(ceil_div(pr.m, bl.mr), team.size, team.id);
+    row_first = first * bl.mr;
+    row_last = std::min(pr.m, last * bl.mr);
+  }
+  for (int jc = 0; jc < pr.n; jc += bl.nc) {
+    const int nc = std::min(bl.nc, pr.n - jc);
+    const int col_panels = ceil_div(nc, bl.nr);
+    for (int pc = 0; pc < pr.k; pc += bl.kc) {
+      const int kc = std::min(bl.kc, pr.k - pc);
+      // The user's beta applies once, on the first K block; later blocks accumulate.
+      const float beta = pc == 0 ? pr.beta : 1.0f;
+      const float* b_block = pr.b + pc * pr.ldb + jc;
+      if (bl.pack_b) {
+        const auto [first, last] = share(col_panels, team.size, team.id);
+        pack_b(kc, nc, b_block, pr.ldb, bl.nr, first, last, b_pack);
+        team.barrier();
+      }
+      int q_first = 0;
+      int q_last = col_panels;
+      if (split == GemmLoop::Jr) std::tie(q_first, q_last) = share(col_panels, team.size, team.id);
+      for (int ic = row_first; ic < row_last; ic += bl.mc) {
+        const int mc = std::min(bl.mc, row_last - ic);
+        const float* a_block = pr.a + ic * pr.lda + pc;
+        if (bl.pack_a) pack_a(mc, kc, a_block, pr.lda, bl.mr, 0, ceil_div(mc, bl.mr), a_pack);
+        macro_kernel(bl, mc, nc, kc, q_first, q_last, pr.alpha, bl.pack_a ? a_pack : a_block,
+                     pr.lda, bl.pack_b ? b_pack : b_block, pr.ldb, beta, pr.c + ic * pr.ldc + jc,
+                     pr.ldc);
+      }
+      if (bl.pack_b) team.barrier();
+    }
+  }
+}
+
+// A whole (sub)problem on the calling thread with its own buffers.
+void serial_gemm(const Problem& pr, const Blocking& bl) {
+  ThreadBuffers& buffers = thread_buffers();
+  float* b_pack = bl.pack_b ? buffers.b.reserve(bl.b_panel_size(pr.n, pr.k)) : nullptr;
+  float* a_pack = bl.pack_a ? buffers.a.reserve(bl.a_block_size(pr.m, pr.k)) : nullptr;
+  blocked_gemm(pr, bl, GemmLoop::Jc, Team{}, b_pack, a_pack);
+}
+
+void scale_c(int m, int n, float beta, float* c, std::ptrdiff_t ldc) {
+  for (int i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + n, 0.0f);
+    } else {
+      for (int j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+void parallel_gemm(const Problem& pr, const Blocking& bl, GemmLoop loop, int threads) {
+  // Shared buffers come from the calling thread before the region, so a failed allocation
+  // throws here rather than inside OpenMP, where an escaping exception terminates.
+  ThreadBuffers& caller = thread_buffers();
+  float* shared_b = nullptr;
+  if ((loop == GemmLoop::Ic || loop == GemmLoop::Jr) && bl.pack_b) {
+    shared_b = caller.b.reserve(bl.b_panel_size(pr.n, pr.k));
+  }
+
+  std::vector<float*> partials(static_cast<std::size_t>(threads), nullptr);
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+
+#pragma omp parallel num_threads(threads)
+  {
+    // OpenMP may grant fewer threads than asked for, so the work is split by the actual team.
+    const Team team{omp_get_thread_num(), omp_get_num_threads()};
+    ThreadBuffers& mine = thread_buffers();
+    Problem sub = pr;
+    float* a_pack = nullptr;
+    float* b_pack = nullptr;
+    bool active = true;
+    // Allocation first, then one barrier: if any thread failed, all leave together, so no thread
+    // is left waiting at a barrier the others never reach.
+    try {
+      switch (loop) {
+        case GemmLoop::Ic: {
+          const auto [first, last] = share(ceil_div(pr.m, bl.mr), team.size, team.id);
+          const int rows = std::min(pr.m, last * bl.mr) - first * bl.mr;
+          if (bl.pack_a && rows > 0) a_pack = mine.a.reserve(bl.a_block_size(rows, pr.k));
+          break;
+        }
+        case GemmLoop::Jr:
+          if (bl.pack_a) a_pack = mine.a.reserve(bl.a_block_size(pr.m, pr.k));
+          break;
+        case GemmLoop::Jc: {
+          const auto [first, last] = share(ceil_div(pr.n, bl.nr), team.size, team.id);
+          const int col_first = first * bl.nr;
+          sub.n = std::min(pr.n, last * bl.nr) - col_first;
+          sub.b = pr.b + col_first;
+          sub.c = pr.c + col_first;
+          active = sub.n > 0;
+          break;
+        }
+        case GemmLoop::Kc: {
+          // At least one k per part, and part 0 always exists, so beta is applied exactly once.
+          const int parts = std::min(team.size, pr.k);
+          active = team.id < parts;
+          if (active) {
+            const auto [first, last] = share(pr.k, parts, team.id);
+            sub.k = last - first;
+            sub.a = pr.a + first;
+            sub.b = pr.b + first * pr.ldb;
+            if (team.id > 0) {
+              sub.c = mine.partial.reserve(std::size_t(pr.m) * std::size_t(pr.n));
+              sub.ldc = pr.n;
+              sub.beta = 0.0f;
+              partials[static_cast<std::size_t>(team.id)] = sub.c;
+            }
+          }
+          break;
+        }
+      }
+      if (active && (loop == GemmLoop::Jc || loop == GemmLoop::Kc)) {
+        if (bl.pack_a) a_pack = mine.a.reserve(bl.a_block_size(sub.m, sub.k));
+        if (bl.pack_b) b_pack = mine.b.reserve(bl.b_panel_size(sub.n, sub.k));
+      }
+    } catch (...) {
+#pragma omp critical(attune_sgemm_error)
+      if (!error) error = std::current_exception();
+      failed = true;
+    }
+    team.barrier();
+    if (!failed) {
+      switch (loop) {
+        case GemmLoop::Ic: blocked_gemm(pr, bl, GemmLoop::Ic, team, shared_b, a_pack); break;
+        case GemmLoop::Jr: blocked_gemm(pr, bl, GemmLoop::Jr, team, shared_b, a_pack); break;
+        case GemmLoop::Jc:
+          if (active) blocked_gemm(sub, bl, GemmLoop::Jc, Team{}, b_pack, a_pack);
+          break;
+        case GemmLoop::Kc: {
+          if (active) blocked_gemm(sub, bl, GemmLoop::Kc, Team{}, b_pack, a_pack);
+          team.barrier();
+          const int parts = std::min(team.size, pr.k);
+          const auto [first, last] = share(pr.m, team.size, team.id);
+          for (int i = first; i < last; ++i) {
+            float* row = pr.c + i * pr.ldc;
+            for (int t = 1; t < parts; ++t) {
+              const float* add = partials[static_cast<std::size_t>(t)] + std::ptrdiff_t{i} * pr.n;
+              for (int j = 0; j < pr.n; ++j) row[j] += add[j];
+            }
+          }
+          break;
+        }
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+[[noreturn]] void invalid(const std::string& message) {
+  throw Error(ErrorCode::InvalidArgument, message);
+}
+
+void check_sizes(const char* what, int m, int n, int k, int lda, int ldb, int ldc) {
+  std::ostringstream why;
+  if (m < 1 || n < 1 || k < 1) {
+    why << what << ": m, n and k must be >= 1 (got m=" << m << " n=" << n << " k=" << k << ")";
+  } else if (lda < k) {
+    why << what << ": lda=" << lda << " is less than k=" << k << " (A is row-major m x k)";
+  } else if (ldb < n) {
+    why << what << ": ldb=" << ldb << " is less than n=" << n << " (B is row-major k x n)";
+  } else if (ldc < n) {
+    why << what << ": ldc=" << ldc << " is less than n=" << n << " (C is row-major m x n)";
+  }
+  if (!why.str().empty()) invalid(why.str());
+}
+
+// Rows kRows at a time so that each B row loaded serves kRows outputs.
+template <int kRows>
+void reference_rows(const int* rows, int n, int k, double alpha, const float* a, int lda,
+                    const float* b, int ldb, double beta, const float* c_in, int ldc, double* out) {
+  double* acc[kRows];
+  const float* arow[kRows];
+  for (int t = 0; t < kRows; ++t) {
+    acc[t] = out + std::ptrdiff_t{t} * n;
+    arow[t] = a + std::ptrdiff_t{rows[t]} * lda;
+    std::fill(acc[t], acc[t] + n, 0.0);
+  }
+  for (int p = 0; p < k; ++p) {
+    const float* bp = b + std::ptrdiff_t{p} * ldb;
+    double av[kRows];
+    for (int t = 0; t < kRows; ++t) av[t] = arow[t][p];
+    for (int j = 0; j < n; ++j) {
+      const double bj = bp[j];
+      for (int t = 0; t < kRows; ++t) acc[t][j] += av[t] * bj;
+    }
+  }
+  for (int t = 0; t < kRows; ++t) {
+    if (beta == 0.0) {
+      for (int j = 0; j < n; ++j) acc[t][j] *= alpha;
+    } else {
+      const float* crow = c_in + std::ptrdiff_t{rows[t]} * ldc;
+      for (int j = 0; j < n; ++j) acc[t][j] = alpha * acc[t][j] + beta * crow[j];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+std::string_view to_string(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    case Isa::Scalar: return "scalar";
+  }
+  return "unknown";
+}
+
+std::optional<Isa> isa_from_string(std::string_view name) noexcept {
+  for (Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Scalar}) {
+    if (name == to_string(isa)) return isa;
+  }
+  return std::nullopt;
+}
+
+bool isa_supported(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::Avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("fma");
+    case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::Scalar: return true;
+  }
+  return false;
+}
+
+Isa best_isa() noexcept {
+  if (isa_supported(Isa::Avx512)) return Isa::Avx512;
+  if (isa_supported(Isa::Avx2)) return Isa::Avx2;
+  return Isa::Scalar;
+}
+
+std::string_view to_string(GemmLoop loop) noexcept {
+  switch (loop) {
+    case GemmLoop::Jc: return "jc";
+    case GemmLoop::Ic: return "ic";
+    case GemmLoop::Jr: return "jr";
+    case GemmLoop::Kc: return "kc";
+  }
+  return "unknown";
+}
+
+std::optional<GemmLoop> gemm_loop_from_string(std::string_view name) noexcept {
+  for (GemmLoop loop : {GemmLoop::Jc, GemmLoop::Ic, GemmLoop::Jr, GemmLoop::Kc}) {
+    if (name == to_string(loop)) return loop;
+  }
+  return std::nullopt;
+}
+
+std::string to_string(const GemmParams& p) {
+  std::ostringstream out;
+  out << "mr=" << p.mr << " nr=" << p.nr << " mc=" << p.mc << " kc=" << p.kc << " nc=" << p.nc
+      << " threads=" << p.threads << " loop=" << to_string(p.loop) << " pack_a=" << p.pack_a
+      << " pack_b=" << p.pack_b << " prefetch=" << p.prefetch;
+  return out.str();
+}
+
+std::vector<std::pair<int, int>> micro_tiles(Isa isa) {
+  std::vector<std::pair<int, int>> tiles;
+  for (const detail::MicroKernelEntry& entry : detail::tiles_for(isa)) {
+    tiles.emplace_back(entry.mr, entry.nr);
+  }
+  return tiles;
+}
+
+std::string check(const GemmParams& p, Isa isa) {
+  // Bounds on the packed buffers keep every size computation far from int overflow and refuse
+  // configurations that would allocate gigabytes per thread.
+  constexpr int kMaxBlock = 1 << 16;
+  constexpr std::int64_t kMaxBufferFloats = std::int64_t{1} << 26;
+  constexpr int kMaxPrefetch = 1024;
+  constexpr int kMaxThreads = 1024;
+  std::ostringstream why;
+  if (!isa_supported(isa)) {
+    why << "this CPU does not support " << to_string(isa);
+  } else if (detail::find_tile(isa, p.mr, p.nr) == nullptr) {
+    why << "micro-tile " << p.mr << "x" << p.nr << " is not compiled for " << to_string(isa)
+        << " (see micro_tiles)";
+  } else if (p.mc < p.mr || p.mc % p.mr != 0 || p.mc > kMaxBlock) {
+    why << "mc=" << p.mc << " must be a positive multiple of mr=" << p.mr << " up to " << kMaxBlock;
+  } else if (p.nc < p.nr || p.nc % p.nr != 0 || p.nc > kMaxBlock) {
+    why << "nc=" << p.nc << " must be a positive multiple of nr=" << p.nr << " up to " << kMaxBlock;
+  } else if (p.kc < 1 || p.kc > kMaxBlock) {
+    why << "kc=" << p.kc << " must be in [1, " << kMaxBlock << "]";
+  } else if (std::int64_t{p.mc} * p.kc > kMaxBufferFloats ||
+             std::int64_t{p.kc} * p.nc > kMaxBufferFloats) {
+    why << "mc*kc and kc*nc must not exceed " << kMaxBufferFloats << " floats (got mc=" << p.mc
+        << " kc=" << p.kc << " nc=" << p.nc << ")";
+  } else if (p.threads < 1 || p.threads > kMaxThreads) {
+    why << "threads=" << p.threads << " must be in [1, " << kMaxThreads << "]";
+  } else if (p.prefetch < 0 || p.prefetch > kMaxPrefetch) {
+    why << "prefetch=" << p.prefetch << " must be in [0, " << kMaxPrefetch << "]";
+  } else if (to_string(p.loop) == "unknown") {
+    why << "loop=" << static_cast<int>(p.loop) << " is not a GemmLoop";
+  }
+  return why.str();
+}
+
+GemmParams default_params(Isa isa, int threads) {
+  GemmParams p;
+  p.threads = std::max(1, threads);
+  p.loop = GemmLoop::Ic;
+  p.pack_a = true;
+  p.pack_b = true;
+  switch (isa) {
+    case Isa::Avx512:
+      p.mr = 12;
+      p.nr = 32;
+      p.mc = 144;
+      p.kc = 256;
+      p.nc = 4096;
+      // Prefetching 8 k-iterations ahead (and the C tile) measured a few percent faster at 1024^3.
+      p.prefetch = 8;
+      break;
+    case Isa::Avx2:
+      p.mr = 6;
+      p.nr = 16;
+      p.mc = 144;
+      p.kc = 256;
+      p.nc = 4096;
+      p.prefetch = 0;
+      break;
+    case Isa::Scalar:
+      p.mr = 4;
+      p.nr = 8;
+      p.mc = 128;
+      p.kc = 256;
+      p.nc = 2048;
+      p.prefetch = 0;
+      break;
+  }
+  return p;
+}
+
+void sgemm(const GemmParams& params, Isa isa, int m, int n, int k, float alpha, const float* a,
+           int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  if (std::string why = check(params, isa); !why.empty()) {
+    detail::invalid("sgemm: invalid parameters (" + to_string(params) + "): " + why);
+  }
+  detail::check_sizes("sgemm", m, n, k, lda, ldb, ldc);
+  if (a == nullptr || b == nullptr || c == nullptr) detail::invalid("sgemm: null matrix pointer");
+  if (alpha == 0.0f) {
+    detail::scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  const detail::MicroKernelEntry* entry = detail::find_tile(isa, params.mr, params.nr);
+  const detail::Blocking bl{entry->kernel, params.mr,     params.nr,     params.mc,      params.kc,
+                            params.nc,     params.pack_a, params.pack_b, params.prefetch};
+  const detail::Problem pr{m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+  if (params.threads == 1) {
+    detail::serial_gemm(pr, bl);
+  } else {
+    detail::parallel_gemm(pr, bl, params.loop, params.threads);
+  }
+}
+
+void reference_gemm_rows(std::span<const int> rows, int m, int n, int k, double alpha,
+                         const float* a, int lda, const float* b, int ldb, double beta,
+                         const float* c_in, int ldc, double* out) {
+  detail::check_sizes("reference_gemm_rows", m, n, k, lda, ldb, ldc);
+  if (a == nullptr || b == nullptr || out == nullptr || (beta != 0.0 && c_in == nullptr)) {
+    detail::invalid("reference_gemm_rows: null matrix pointer");
+  }
+  for (int row : rows) {
+    if (row < 0 || row >= m) {
+      detail::invalid("reference_gemm_rows: row " + std::to_string(row) + " is outside [0, " +
+                      std::to_string(m) + ")");
+    }
+  }
+  std::size_t r = 0;
+  for (; r + 4 <= rows.size(); r += 4) {
+    detail::reference_rows<4>(rows.data() + r, n, k, alpha, a, lda, b, ldb, beta, c_in, ldc,
+                              out + r * std::size_t(n));
+  }
+  for (; r < rows.size(); ++r) {
+    detail::reference_rows<1>(rows.data() + r, n, k, alpha, a, lda, b, ldb, beta, c_in, ldc,
+                              out + r * std::size_t(n));
+  }
+}
+
+void reference_gemm(int m, int n, int k, double alpha, const float* a, int lda, const float* b,
+                    int ldb, double beta, const float* c_in, int ldc, double* out) {
+  detail::check_sizes("reference_gemm", m, n, k, lda, ldb, ldc);
+  std::vector<int> rows(static_cast<std::size_t>(m));
+  std::iota(rows.begin(), rows.end(), 0);
+  reference_gemm_rows(rows, m, n, k, alpha, a, lda, b, ldb, beta, c_in, ldc, out);
+}
+
+}  // namespace attune::kernels

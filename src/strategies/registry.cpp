@@ -1,0 +1,51 @@
+// Strategy lookup by name, and the explicit registration of the built-in strategies.
+
+#include "attune/strategy_registry.hpp"
+
+#include "attune/error.hpp"
+#include "strategies/brute_force.hpp"
+#include "strategies/random_search.hpp"
+
+namespace attune {
+
+void StrategyRegistry::add(const std::string& name, std::string description, Factory factory) {
+  if (!entries_.emplace(name, Entry{std::move(description), std::move(factory)}).second) {
+    throw Error(ErrorCode::InvalidArgument, "a strategy named '" + name + "' is already registered");
+  }
+}
+
+std::unique_ptr<Strategy> StrategyRegistry::create(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    std::string known;
+    for (const auto& [n, e] : entries_) known += (known.empty() ? "" : ", ") + n;
+    throw Error(ErrorCode::UnknownName,
+                "unknown strategy '" + name + "'; available strategies: " + known);
+  }
+  return it->second.factory();
+}
+
+bool StrategyRegistry::contains(const std::string& name) const { return entries_.contains(name); }
+
+std::vector<std::string> StrategyRegistry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, entry] : entries_) out.push_back(name);
+  return out;
+}
+
+const std::string& StrategyRegistry::description(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    throw Error(ErrorCode::UnknownName, "unknown strategy '" + name + "'");
+  }
+  return it->second.description;
+}
+
+void register_builtin_strategies(StrategyRegistry& registry) {
+  registry.add("brute_force", "every valid configuration, in the space's order",
+               [] { return std::make_unique<BruteForce>(); });
+  registry.add("random", "uniformly random configurations, without replacement",
+               [] { return std::make_unique<RandomSearch>(); });
+}
+
+}  // namespace attune

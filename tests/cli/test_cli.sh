@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: help, a real (small) tuning run with its JSON report, and
+# the exit code 2 with a clear message for every kind of bad input.
+set -u
+attune="$1"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+expect() {  # expect CODE PATTERN -- ARGS...: exit code CODE and PATTERN in stdout+stderr
+  local code="$1" pattern="$2"
+  shift 3
+  "$attune" "$@" >"$tmp/out" 2>&1
+  local got=$?
+  if [ "$got" -ne "$code" ] || ! grep -qE -- "$pattern" "$tmp/out"; then
+    echo "FAIL: attune $* -> exit $got (want $code), output:"
+    sed 's/^/  | /' "$tmp/out"
+    failures=$((failures + 1))
+  else
+    echo "ok: attune $*"
+  fi
+}
+
+expect 0 "tune" -- --help
+expect 0 "--strategy" -- tune gemm --help
+expect 0 "random .*\(default\)" -- strategies
+expect 2 "unknown|not expected|extra" -- tune gemm --bogus-flag
+expect 2 "--m" -- tune gemm --m 0
+expect 2 "--m" -- tune gemm --m abc
+expect 2 "unknown strategy 'nope'.*brute_force, random" -- tune gemm --strategy nope --budget 1
+expect 2 "--threads 4096 exceeds" -- tune gemm --threads 4096 --budget 1
+expect 2 "cannot write the JSON report" -- tune gemm --m 8 --n 8 --k 8 --budget 2 --quiet \
+  --json /nonexistent/dir/out.json
+expect 2 "requires|subcommand" -- tune
+
+expect 0 "speedup" -- tune gemm --m 33 --n 47 --k 19 --budget 6 --seed 3 --quiet \
+  --json "$tmp/r.json" --measure-time 0.05 --compare-rounds 2
+python3 - "$tmp/r.json" <<'PY' || failures=$((failures + 1))
+import json, sys
+r = json.load(open(sys.argv[1]))
+for key in ["kernel", "problem", "device", "strategy", "seed", "best", "default", "measurements"]:
+    assert key in r, key
+assert r["problem"]["m"] == 33 and r["problem"]["n"] == 47 and r["problem"]["k"] == 19
+assert len(r["measurements"]) == 6, len(r["measurements"])
+for m in r["measurements"]:
+    assert m["status"] in ("ok", "invalid", "over_limits"), m
+    assert isinstance(m["config"], dict) and "MR" in m["config"]
+    if m["status"] == "ok":
+        assert m["median_ms"] > 0 and len(m["samples_ms"]) >= 1
+for which in ("best", "default"):
+    assert r[which]["gflops"] > 0 and r[which]["median_ms"] > 0, r[which]
+print("ok: JSON report has every field")
+PY
+
+echo "$failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,205 @@
+// The tuning loop against a scripted backend whose "kernel" time is a known function of the
+// configuration: the optimum is known, and failures are planted at known configurations.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "attune/error.hpp"
+#include "attune/evaluator.hpp"
+#include "attune/strategy_registry.hpp"
+#include "attune/tuner.hpp"
+
+namespace attune {
+namespace {
+
+SearchSpace space() {
+  return SearchSpace({{"tile", {Value(1), Value(2), Value(4), Value(8), Value(16), Value(32)}},
+                      {"unroll", {Value(1), Value(2), Value(4)}}},
+                     {Constraint("tile * unroll <= 64")});
+}
+
+// Time per call in seconds: best at tile=8, unroll=2.
+double scripted_time(const Config& c) {
+  const double tile = static_cast<double>(c.int_of("tile"));
+  const double unroll = static_cast<double>(c.int_of("unroll"));
+  return 1e-3 * (1.0 + std::abs(std::log2(tile) - 3.0) + std::abs(unroll - 2.0));
+}
+
+class ScriptedKernel final : public PreparedKernel {
+ public:
+  ScriptedKernel(double t, bool wrong) : t_(t), wrong_(wrong) {}
+  VerifyResult verify() override {
+    const std::vector<float> got{wrong_ ? 2.0f : 1.0f};
+    const std::vector<double> expected{1.0};
+    return compare(got, expected, Tolerance{1e-6, 1e-6});
+  }
+  RunOutcome run(std::size_t calls) override {
+    return RunOutcome{Status::Ok, t_ * static_cast<double>(calls), {}};
+  }
+
+ private:
+  double t_;
+  bool wrong_;
+};
+
+class ScriptedBackend final : public Backend {
+ public:
+  const DeviceInfo& device() const override { return device_; }
+  std::string kernel_id() const override { return "test.scripted/1"; }
+  Prepared prepare(const Config& c) override {
+    ++prepares[c.key()];
+    if (delay_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(delay_s));
+    Prepared p;
+    if (c.int_of("tile") == 32) {
+      p.status = Status::CompileFailed;
+      p.message = "planted compile failure";
+      return p;
+    }
+    // The fastest-looking configuration computes the wrong answer: it must never win.
+    const bool wrong = c.int_of("tile") == 16 && c.int_of("unroll") == 1;
+    const double t = wrong ? 1e-6 : scripted_time(c);
+    p.kernel = std::make_unique<ScriptedKernel>(t, wrong);
+    return p;
+  }
+  std::map<std::string, int> prepares;
+  double delay_s = 0;
+
+ private:
+  DeviceInfo device_ = DeviceInfo::host_cpu();
+};
+
+HarnessOptions fast_harness() {
+  HarnessOptions h;
+  h.min_sample_s = 1e-3;
+  h.max_measure_s = 0.05;
+  return h;
+}
+
+struct Recorder : TuneObserver {
+  int starts = 0, finishes = 0;
+  std::vector<std::size_t> done;
+  void on_start(const SearchSpace&, const TuneOptions&) override { ++starts; }
+  void on_evaluation(const Config&, const Evaluation&, const TuneProgress& p) override {
+    done.push_back(p.done);
+  }
+  void on_finish(const TuneResult&) override { ++finishes; }
+};
+
+std::unique_ptr<Strategy> make(const std::string& name) {
+  StrategyRegistry r;
+  register_builtin_strategies(r);
+  return r.create(name);
+}
+
+TEST(Tuner, BruteForceFindsTheKnownOptimumAndRecordsFailures) {
+  const SearchSpace s = space();
+  ScriptedBackend backend;
+  Evaluator evaluator(backend, Harness(fast_harness()));
+  auto strategy = make("brute_force");
+  Tuner tuner(s, evaluator, *strategy, TuneOptions{});
+  Recorder recorder;
+  tuner.add_observer(recorder);
+  const TuneResult r = tuner.run();
+
+  EXPECT_EQ(r.evaluations.size(), s.size());
+  EXPECT_EQ(r.stop_reason, StopReason::Exhausted);
+  ASSERT_NE(r.best_evaluation(), nullptr);
+  const Config best = s.at(r.best_evaluation()->index);
+  EXPECT_EQ(best.int_of("tile"), 8);
+  EXPECT_EQ(best.int_of("unroll"), 2);
+  EXPECT_NEAR(r.best_evaluation()->measurement.objective(), 1e-3, 1e-9);
+
+  std::map<Status, int> statuses;
+  for (const auto& e : r.evaluations) ++statuses[e.measurement.status];
+  EXPECT_EQ(statuses[Status::CompileFailed], 2);  // tile=32 with unroll 1 and 2
+  EXPECT_EQ(statuses[Status::VerifyFailed], 1);
+  for (const auto& e : r.evaluations) {
+    if (!e.measurement.ok()) {
+      EXPECT_TRUE(e.measurement.samples_s.empty()) << "a failed configuration was timed";
+    }
+  }
+  for (const auto& [key, count] : backend.prepares) EXPECT_EQ(count, 1) << key;
+  EXPECT_EQ(recorder.starts, 1);
+  EXPECT_EQ(recorder.finishes, 1);
+  ASSERT_EQ(recorder.done.size(), s.size());
+  EXPECT_EQ(recorder.done.back(), s.size());
+}
+
+TEST(Tuner, EvaluationBudgetIsRespectedAndInitialConfigurationsComeFirst) {
+  const SearchSpace s = space();
+  ScriptedBackend backend;
+  Evaluator evaluator(backend, Harness(fast_harness()));
+  auto strategy = make("random");
+  TuneOptions options;
+  options.budget.evaluations = 5;
+  options.seed = 9;
+  const std::size_t initial = s.size() - 1;
+  options.initial = {initial};
+  Tuner tuner(s, evaluator, *strategy, options);
+  const TuneResult r = tuner.run();
+  ASSERT_EQ(r.evaluations.size(), 5u);
+  EXPECT_EQ(r.evaluations[0].index, initial);
+  EXPECT_EQ(r.stop_reason, StopReason::BudgetEvaluations);
+  std::set<std::size_t> unique;
+  for (const auto& e : r.evaluations) unique.insert(e.index);
+  EXPECT_EQ(unique.size(), 5u);
+}
+
+TEST(Tuner, InitialConfigurationIsNotMeasuredAgainWhenProposed) {
+  const SearchSpace s = space();
+  ScriptedBackend backend;
+  Evaluator evaluator(backend, Harness(fast_harness()));
+  auto strategy = make("brute_force");
+  TuneOptions options;
+  options.initial = {3};
+  Tuner tuner(s, evaluator, *strategy, options);
+  const TuneResult r = tuner.run();
+  EXPECT_EQ(r.evaluations.size(), s.size());
+  for (const auto& [key, count] : backend.prepares) EXPECT_EQ(count, 1) << key;
+}
+
+TEST(Tuner, TimeBudgetStopsTheRun) {
+  const SearchSpace s = space();
+  ScriptedBackend backend;
+  backend.delay_s = 0.03;
+  Evaluator evaluator(backend, Harness(fast_harness()));
+  auto strategy = make("brute_force");
+  TuneOptions options;
+  options.budget.seconds = 0.1;
+  Tuner tuner(s, evaluator, *strategy, options);
+  const TuneResult r = tuner.run();
+  EXPECT_EQ(r.stop_reason, StopReason::BudgetSeconds);
+  EXPECT_LT(r.evaluations.size(), s.size());
+  EXPECT_GE(r.evaluations.size(), 1u);
+}
+
+TEST(Tuner, EmptySpaceIsAnError) {
+  const SearchSpace s({{"x", {Value(1), Value(2)}}}, {Constraint("x > 5")});
+  ScriptedBackend backend;
+  Evaluator evaluator(backend, Harness(fast_harness()));
+  auto strategy = make("random");
+  Tuner tuner(s, evaluator, *strategy, TuneOptions{});
+  EXPECT_THROW(tuner.run(), Error);
+}
+
+TEST(Evaluator, CompareAlternatesAndKeepsEverySample) {
+  const SearchSpace s = space();
+  ScriptedBackend backend;
+  Evaluator evaluator(backend, Harness(fast_harness()));
+  const std::vector<Config> configs{s.at(0), s.at(*s.index_of_key("32,1")),
+                                    s.at(*s.index_of_key("8,2"))};
+  const auto results = evaluator.compare(configs, 3);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].status, Status::CompileFailed);
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_NEAR(results[2].summary.median, 1e-3, 1e-12);
+  EXPECT_NEAR(results[0].summary.median, scripted_time(configs[0]), 1e-12);
+  EXPECT_GE(results[0].samples_s.size(), 3u * fast_harness().min_samples);
+}
+
+}  // namespace
+}  // namespace attune
