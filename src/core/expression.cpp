@@ -7,10 +7,10 @@
 #include "attune/expression.hpp"
 
 #include <algorithm>
-#include <cassert>
+#include <cctype>
 #include <charconv>
 #include <cmath>
-#include <cstring>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -19,7 +19,6 @@
 
 namespace attune {
 
-// ---------------------------------------------------------------------------------------------
 // Value
 
 void Value::throw_out_of_range() {
@@ -144,7 +143,6 @@ bool operator==(const Value& a, const Value& b) noexcept {
   return a.as_double() == b.as_double();
 }
 
-// ---------------------------------------------------------------------------------------------
 // Evaluator
 
 namespace detail {
@@ -709,7 +707,6 @@ std::string quote_text(std::string_view text) { return "\"" + std::string(text) 
                   caret_block(p.text, pos));
 }
 
-// ---------------------------------------------------------------------------------------------
 // Tokenizer
 
 enum class Tok : std::uint8_t { Int, Float, Str, Name, Punct, End };
@@ -757,6 +754,24 @@ class Parser {
     fail(t.pos,
          "expected " + what + " at column " + std::to_string(t.pos + 1) + ", found " + found);
   }
+
+  // Bounds the recursion of the descent so that a pathological constraint such as a thousand
+  // nested parentheses is a ParseError rather than a stack overflow. Each parenthesis level
+  // takes three steps, so this allows about 100 levels.
+  static constexpr int kMaxNesting = 300;
+  struct NestingGuard {
+    explicit NestingGuard(Parser& parser) : p(parser) {
+      if (++p.nesting_ > kMaxNesting) {
+        p.fail(p.peek().pos, "the constraint nests too deeply at column " +
+                                 std::to_string(p.peek().pos + 1) +
+                                 "; simplify it or split it into several constraints");
+      }
+    }
+    ~NestingGuard() { --p.nesting_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+    Parser& p;
+  };
 
   void tokenize();
   void lex_number(std::size_t& k);
@@ -813,6 +828,7 @@ class Parser {
   std::span<const std::string> names_;
   std::vector<Token> toks_;
   std::size_t at_ = 0;
+  int nesting_ = 0;
   std::vector<Node> nodes_;
 
   std::vector<Instr> code_;
@@ -981,6 +997,7 @@ void Parser::lex_string(std::size_t& k) {
 }
 
 int Parser::parse_or() {
+  const NestingGuard guard(*this);
   int left = parse_and();
   while (is_keyword("or")) {
     const std::size_t pos = peek().pos;
@@ -1011,6 +1028,7 @@ int Parser::parse_and() {
 }
 
 int Parser::parse_not() {
+  const NestingGuard guard(*this);
   if (is_keyword("not")) {
     const std::size_t pos = peek().pos;
     ++at_;
@@ -1144,6 +1162,7 @@ int Parser::parse_term() {
 }
 
 int Parser::parse_unary() {
+  const NestingGuard guard(*this);
   if (is_punct("-") || is_punct("+")) {
     Node n;
     n.kind = Node::Kind::Unary;
@@ -1460,7 +1479,6 @@ std::shared_ptr<Program> Parser::run() {
 
 }  // namespace detail
 
-// ---------------------------------------------------------------------------------------------
 // Expression
 
 Expression Expression::parse(std::string_view text, std::span<const std::string> param_names) {

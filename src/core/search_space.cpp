@@ -74,7 +74,6 @@ void hash_bytes(XXH3_state_t* state, std::string_view bytes) {
 
 }  // namespace
 
-// ---------------------------------------------------------------------------------------------
 // Constraint
 
 Constraint::Constraint(std::string expression) : text_(std::move(expression)) {}
@@ -103,7 +102,6 @@ Constraint Constraint::predicate(std::vector<std::string> params_used,
   return c;
 }
 
-// ---------------------------------------------------------------------------------------------
 // Config
 
 const Value& Config::value(std::size_t param) const {
@@ -142,7 +140,6 @@ nlohmann::ordered_json Config::to_json() const {
   return j;
 }
 
-// ---------------------------------------------------------------------------------------------
 // SearchSpace
 
 SearchSpace::SearchSpace(std::vector<Param> params, std::vector<Constraint> constraints)
@@ -374,7 +371,6 @@ Config SearchSpace::config_from_json(const nlohmann::json& object) const {
   return Config(&space, std::move(indices));
 }
 
-// ---------------------------------------------------------------------------------------------
 // Enumeration
 
 namespace {

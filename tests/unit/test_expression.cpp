@@ -252,6 +252,11 @@ TEST(ExpressionErrors, SyntaxErrorsNameTheColumnAndTheExpectedToken) {
   EXPECT_EQ(parse_error("99999999999999999999 > a").code(), ErrorCode::ParseError);
   EXPECT_EQ(parse_error("1.2.3").code(), ErrorCode::ParseError);
   EXPECT_EQ(parse_error("a in (1)").code(), ErrorCode::ParseError);
+  // Deep nesting is an error, not a stack overflow; moderate nesting is fine.
+  EXPECT_EQ(parse_error(std::string(5000, '(') + "a" + std::string(5000, ')')).code(),
+            ErrorCode::ParseError);
+  EXPECT_EQ(parse_error(std::string(5000, '-') + "a").code(), ErrorCode::ParseError);
+  expect_int(std::string(40, '(') + "a" + std::string(40, ')'), 7);
 }
 
 TEST(ExpressionErrors, UnknownNamesListTheParameters) {

@@ -76,6 +76,9 @@ struct RecordedSpace {
   std::size_t expected_size;
 };
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const RecordedSpace& space, std::ostream* out) { *out << space.file; }
+
 class RecordedSpaces : public ::testing::TestWithParam<RecordedSpace> {};
 
 TEST_P(RecordedSpaces, ReproduceKernelTunerKeySetsExactly) {

@@ -118,6 +118,10 @@ struct CiRanks {
   double high_rank;  // 1-based
 };
 
+void PrintTo(const CiRanks& c, std::ostream* out) {
+  *out << "n=" << c.n << " ranks [" << c.low_rank << ", " << c.high_rank << "]";
+}
+
 class MedianCi : public ::testing::TestWithParam<CiRanks> {};
 
 // Ranks from exact binomial(n, 1/2) tails: the largest j with P(B <= j - 1) <= 0.025. For n = 10,
