@@ -7,6 +7,10 @@ packages=(
   cmake ninja-build g++ make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libxxhash-dev zlib1g-dev
+  libsqlite3-dev libssl-dev clang libclang-rt-dev
+  libeigen3-dev python3-venv
+  # Peers of `attune bench gemm`, loaded at run time; neither the library nor the CLI links them.
+  libopenblas-dev libdnnl-dev
 )
 
 missing=()

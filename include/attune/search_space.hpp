@@ -118,6 +118,16 @@ class SearchSpace {
   /// Error(InvalidArgument) while enumerating.
   SearchSpace(std::vector<Param> params, std::vector<Constraint> constraints = {});
 
+  /// A space whose valid configurations are listed instead of described by constraints, such as
+  /// the configurations a recorded space holds. Each entry of `valid` has one value position per
+  /// parameter; duplicates count once and the order does not matter (indices follow Kernel
+  /// Tuner's order as for any space). `id` identifies the list in signature() (a file name and
+  /// content hash, say). Throws Error(InvalidArgument) as the constructor does for bad
+  /// parameters, and for an entry of the wrong length or with a position out of range.
+  static SearchSpace from_configurations(std::vector<Param> params,
+                                         std::span<const std::vector<std::uint32_t>> valid,
+                                         std::string_view id);
+
   /// Number of valid configurations.
   std::size_t size() const noexcept { return codes_.size(); }
   const std::vector<Param>& params() const noexcept { return params_; }
@@ -157,6 +167,9 @@ class SearchSpace {
   Config config_from_json(const nlohmann::json& object) const;
 
  private:
+  struct Listed {};
+  SearchSpace(Listed, std::vector<Param> params);
+  void check_params();
   std::uint64_t encode(std::span<const std::uint32_t> indices) const noexcept;
   std::vector<std::uint32_t> decode(std::uint64_t code) const;
   std::optional<std::size_t> find_code(std::uint64_t code) const noexcept;

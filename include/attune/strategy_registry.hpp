@@ -34,9 +34,10 @@ class StrategyRegistry {
   std::map<std::string, Entry> entries_;
 };
 
-/// Registers brute_force and random.
+/// Registers brute_force, random, local, annealing, genetic, bayes, natural_gradient and
+/// ensemble.
 void register_builtin_strategies(StrategyRegistry& registry);
 /// The strategy `attune tune` uses when none is named.
-inline constexpr const char* kDefaultStrategy = "random";
+inline constexpr const char* kDefaultStrategy = "ensemble";
 
 }  // namespace attune

@@ -5,9 +5,11 @@
 /// Observers see every event. A configuration is measured at most once per run: when a strategy
 /// proposes one again, it is answered from the run's own results.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -26,23 +28,57 @@ struct Budget {
   std::optional<double> seconds;           ///< wall-clock seconds of the whole run
 };
 
-struct TuneOptions {
-  Budget budget;
-  std::uint64_t seed = 0;
-  /// Configurations evaluated before the strategy is asked (the untuned default, known-good
-  /// configurations). They count against the budget and are told to the strategy.
-  std::vector<std::size_t> initial;
-};
-
 /// One measured configuration, in evaluation order.
 struct Evaluation {
   std::size_t index = 0;  ///< in the space
   Measurement measurement;
   double strategy_s = 0.0;  ///< time the strategy spent choosing it
   double elapsed_s = 0.0;   ///< since the run began, when this evaluation was committed
+  /// Answered by TuneOptions::recall (measured earlier, outside this run) instead of measured.
+  /// Recalled evaluations do not count against the evaluation budget.
+  bool recalled = false;
 };
 
-enum class StopReason { BudgetEvaluations, BudgetSeconds, Exhausted };
+/// Where an interrupted run stopped: every evaluation it committed, in order, and the strategy's
+/// state (Strategy::save_state) right after the last of them.
+struct TuneCheckpoint {
+  std::vector<Evaluation> evaluations;
+  /// Null when nothing was committed; then the strategy simply starts afresh.
+  nlohmann::json strategy_state;
+  /// Wall-clock seconds the interrupted run had used; they count against a time budget.
+  double elapsed_s = 0.0;
+};
+
+/// Called after each evaluation with the strategy's state after it has been told the result (for
+/// an initial configuration, which the strategy has not been told yet, its state as it stands).
+/// Storing both atomically is what makes a resumed run identical to the uninterrupted one. An
+/// exception thrown here ends the run and propagates out of Tuner::run().
+using CommitHook =
+    std::function<void(const Evaluation& evaluation, const nlohmann::json& strategy_state)>;
+
+struct TuneOptions {
+  Budget budget;
+  std::uint64_t seed = 0;
+  /// Configurations evaluated before the strategy is asked (the untuned default, known-good
+  /// configurations). They count against the budget and are told to the strategy.
+  std::vector<std::size_t> initial;
+
+  /// Continue an interrupted run: its evaluations are taken as done (never measured again, and
+  /// they count against the budget), the strategy is started with the same space and seed and
+  /// then given the saved state. Indices must be inside the space.
+  std::optional<TuneCheckpoint> resume;
+  /// Polled before each new measurement; when it reads true the run stops with
+  /// StopReason::Interrupted after committing the measurement in flight. Must outlive run().
+  /// Written from a signal handler in the CLI, hence a lock-free atomic and not a callback.
+  const std::atomic<bool>* stop_requested = nullptr;
+  /// See CommitHook; empty means nothing is persisted.
+  CommitHook commit;
+  /// Measurements known from elsewhere (a tuning database) for a space index, used instead of
+  /// measuring again; failures are recalled too, so a failed configuration is never retried.
+  std::function<std::optional<Measurement>(std::size_t index)> recall;
+};
+
+enum class StopReason { BudgetEvaluations, BudgetSeconds, Exhausted, Interrupted };
 std::string_view to_string(StopReason reason) noexcept;
 
 struct TuneResult {
@@ -57,8 +93,8 @@ struct TuneResult {
 
 /// Progress as observers see it after each evaluation.
 struct TuneProgress {
-  std::size_t done = 0;         ///< evaluations so far
-  std::size_t planned = 0;      ///< the evaluation budget, or the space size when there is none
+  std::size_t done = 0;     ///< evaluations so far
+  std::size_t planned = 0;  ///< the evaluation budget, or the space size when there is none
   std::size_t space_size = 0;
   double elapsed_s = 0.0;
   std::optional<double> budget_s;

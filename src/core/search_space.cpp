@@ -144,6 +144,53 @@ nlohmann::ordered_json Config::to_json() const {
 
 SearchSpace::SearchSpace(std::vector<Param> params, std::vector<Constraint> constraints)
     : params_(std::move(params)), constraints_(std::move(constraints)) {
+  check_params();
+  compute_signature();
+  enumerate();
+}
+
+SearchSpace::SearchSpace(Listed, std::vector<Param> params) : params_(std::move(params)) {
+  check_params();
+}
+
+SearchSpace SearchSpace::from_configurations(std::vector<Param> params,
+                                             std::span<const std::vector<std::uint32_t>> valid,
+                                             std::string_view id) {
+  SearchSpace space(Listed{}, std::move(params));
+  space.codes_.reserve(valid.size());
+  for (const auto& indices : valid) {
+    if (indices.size() != space.params_.size()) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "a listed configuration has " + std::to_string(indices.size()) +
+                      " value positions; the space has " + std::to_string(space.params_.size()) +
+                      " parameters");
+    }
+    for (std::size_t p = 0; p < indices.size(); ++p) {
+      if (indices[p] >= space.params_[p].values.size()) {
+        throw Error(ErrorCode::InvalidArgument, "a listed configuration gives parameter '" +
+                                                    space.params_[p].name + "' value position " +
+                                                    std::to_string(indices[p]) + " of only " +
+                                                    std::to_string(space.params_[p].values.size()));
+      }
+    }
+    space.codes_.push_back(space.encode(indices));
+  }
+  std::sort(space.codes_.begin(), space.codes_.end());
+  space.codes_.erase(std::unique(space.codes_.begin(), space.codes_.end()), space.codes_.end());
+  space.compute_signature();
+  // The list stands where constraints would: its id and every valid code enter the signature.
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  XXH3_64bits_update(state, &space.signature_, sizeof space.signature_);
+  hash_bytes(state, "listed");
+  hash_bytes(state, id);
+  XXH3_64bits_update(state, space.codes_.data(), space.codes_.size() * sizeof(std::uint64_t));
+  space.signature_ = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return space;
+}
+
+void SearchSpace::check_params() {
   if (params_.empty()) {
     throw Error(ErrorCode::InvalidArgument, "a search space needs at least one parameter");
   }
@@ -185,8 +232,6 @@ SearchSpace::SearchSpace(std::vector<Param> params, std::vector<Constraint> cons
                   "the space or remove values");
     }
   }
-  compute_signature();
-  enumerate();
 }
 
 std::size_t SearchSpace::param_index(std::string_view name) const {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "attune/backends/cpu_gemm.hpp"
@@ -93,6 +94,77 @@ TEST(GemmBackend, TooManyThreadsIsOverLimits) {
     saw = true;
   }
   EXPECT_TRUE(saw);
+}
+
+TEST(GemmSpace, IndexOfParamsRoundTripsAndRefusesValuesOutsideTheLists) {
+  for (Isa isa : isas_here()) {
+    const SearchSpace space = cpu::gemm_search_space(isa, 2);
+    for (std::size_t i : {std::size_t{0}, space.size() / 3, space.size() - 1}) {
+      const auto p = cpu::gemm_params(space.at(i));
+      ASSERT_EQ(cpu::gemm_index(space, p), i) << kernels::to_string(p);
+    }
+    kernels::GemmParams p = kernels::default_params(isa, 1);
+    p.loop = kernels::GemmLoop::Kc;  // ignored with one thread, as in the space
+    EXPECT_EQ(cpu::gemm_index(space, p), cpu::default_gemm_index(space, isa, 1));
+    p.kc = 100;  // not in the KC list
+    EXPECT_EQ(cpu::gemm_index(space, p), std::nullopt);
+    p = kernels::default_params(isa, 3);  // more threads than the space allows
+    EXPECT_EQ(cpu::gemm_index(space, p), std::nullopt);
+  }
+}
+
+TEST(GemmSpace, CandidatesAreValidAndFollowTheShape) {
+  const Isa isa = kernels::best_isa();
+  const SearchSpace space = cpu::gemm_search_space(isa, 2);
+  for (const cpu::GemmProblem pr :
+       {cpu::GemmProblem{64, 64, 64}, cpu::GemmProblem{64, 4096, 4096},
+        cpu::GemmProblem{4096, 64, 4096}, cpu::GemmProblem{4096, 4096, 64},
+        cpu::GemmProblem{2048, 2048, 2048}}) {
+    const auto candidates = cpu::gemm_candidates(pr, isa, 2);
+    ASSERT_FALSE(candidates.empty());
+    EXPECT_EQ(candidates.front(), kernels::default_params(isa, 2));
+    for (const auto& p : candidates) {
+      EXPECT_EQ(kernels::check(p, isa), "") << kernels::to_string(p);
+      EXPECT_LE(p.threads, 2);
+      EXPECT_TRUE(cpu::gemm_index(space, p).has_value()) << kernels::to_string(p);
+    }
+    if (isa == Isa::Avx512 && pr.m == 64 && pr.n == 64) {
+      // A product this small is not worth packing or a parallel region.
+      EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [](const auto& p) {
+        return !p.pack_a && !p.pack_b && p.threads == 1;
+      }));
+    }
+  }
+}
+
+TEST(GemmBackend, ExternalCallsAreVerifiedAgainstTheSameReference) {
+  const Isa isa = kernels::best_isa();
+  cpu::GemmBackend backend({37, 53, 29, 1.0f, 0.0f}, isa, 5);
+  const auto params = kernels::default_params(isa, 1);
+  auto right = backend.prepare_external(
+      [&](const cpu::GemmProblem& p, const float* a, const float* b, float* c) {
+        kernels::sgemm(params, isa, p.m, p.n, p.k, p.alpha, a, p.k, b, p.n, p.beta, c, p.n);
+      });
+  EXPECT_TRUE(right->verify().ok);
+  EXPECT_EQ(right->run(3).status, Status::Ok);
+  // A product that drops the last term of every dot product is caught.
+  auto wrong = backend.prepare_external(
+      [&](const cpu::GemmProblem& p, const float* a, const float* b, float* c) {
+        for (int i = 0; i < p.m; ++i) {
+          for (int j = 0; j < p.n; ++j) {
+            float sum = 0.0f;
+            for (int q = 0; q + 1 < p.k; ++q) sum += a[i * p.k + q] * b[q * p.n + j];
+            c[i * p.n + j] = sum;
+          }
+        }
+      });
+  EXPECT_FALSE(wrong->verify().ok);
+  // One that leaves C untouched fails on the poisoned output.
+  auto lazy =
+      backend.prepare_external([](const cpu::GemmProblem&, const float*, const float*, float*) {});
+  const VerifyResult r = lazy->verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_GT(r.nan_count, 0u);
 }
 
 TEST(GemmBackend, RejectsEmptyProblems) {

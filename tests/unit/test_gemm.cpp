@@ -1,8 +1,8 @@
 // Tests of the built-in CPU SGEMM against the double-precision reference on fresh random inputs:
 // odd shapes that are not multiples of any block size, alpha and beta other than 1, beta == 0 over
-// a C full of NaN, padded leading dimensions, and every micro-tile, packing mode, parallel loop
-// and thread count on every ISA this CPU supports. The seed comes from std::random_device and is
-// printed with every failure; set ATTUNE_TEST_SEED to replay it.
+// a C full of NaN, padded leading dimensions, and every micro-tile, packing mode, loop order around
+// the micro-kernel, parallel loop and thread count on every ISA this CPU supports. The seed comes
+// from std::random_device and is printed with every failure; set ATTUNE_TEST_SEED to replay it.
 
 #include <gtest/gtest.h>
 
@@ -213,6 +213,7 @@ TEST(Sgemm, EveryOddShapeCombination) {
         p.loop = kLoops[(index / 5) % 4];
         p.threads = 1 + (index / 7) % 2;
         p.prefetch = (index % 3) * 4;
+        p.jr_outer = (index / 11) % 2 == 0;
         ++index;
         ASSERT_EQ(check(p, v.isa), "");
         const Matrix a(m, k, 3, rng);
@@ -249,6 +250,9 @@ TEST(Sgemm, EveryTilePackingLoopAndThreadCount) {
             p.pack_b = (packing & 2) != 0;
             p.loop = loop;
             p.threads = threads;
+            // Consecutive cases walk all four pairs of (prefetch, jr_outer), so both loop orders
+            // run with the in-place operand prefetches on and off.
+            p.jr_outer = (index / 2) % 2 == 0;
             p.prefetch = (index++ % 2) * 8;
             ASSERT_EQ(check(p, v.isa), "");
             ASSERT_TRUE(run_case(p, v.isa, a, b, c, kAlpha, kBeta, e))

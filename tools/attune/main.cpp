@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   attune::cli::add_tune_command(app);
   attune::cli::add_strategies_command(app);
+  attune::cli::add_replay_command(app);
+  attune::cli::add_db_command(app);
+  attune::cli::add_bench_command(app);
 
   try {
     app.parse(argc, argv);

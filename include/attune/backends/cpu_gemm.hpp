@@ -4,7 +4,9 @@
 /// configuration to kernel parameters, and a backend that runs and verifies it on one problem.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "attune/backend.hpp"
@@ -28,17 +30,38 @@ struct GemmProblem {
 };
 
 /// The SGEMM search space for `isa` with up to `max_threads` threads: micro-tile MR x NR (the
-/// shapes compiled for the ISA), MC, KC, NC, threads, the parallel loop, packing of A and B, and
-/// the prefetch distance; constraints keep MC a multiple of MR and NC a multiple of NR. The space
+/// shapes compiled for the ISA), MC, KC, NC, threads, the parallel loop, packing of A and B, the
+/// prefetch distance and the order of the two loops around the micro-kernel (jr_outer);
+/// constraints keep MC a multiple of MR and NC a multiple of NR. The space
 /// does not depend on the problem, so results for different shapes share one signature.
 SearchSpace gemm_search_space(kernels::Isa isa, int max_threads);
 
 /// The kernel parameters a configuration of gemm_search_space stands for.
 kernels::GemmParams gemm_params(const Config& config);
 
+/// The index in `space` (a gemm_search_space) of the configuration that stands for `params`, or
+/// nullopt when the space does not hold it (a value outside a parameter's list, more threads than
+/// the space allows). With one thread the parallel loop is ignored, as the space does.
+std::optional<std::size_t> gemm_index(const SearchSpace& space, const kernels::GemmParams& params);
+
+/// A handful of configurations likely to be good for `problem` on `isa` with up to `max_threads`
+/// threads, from the shape alone: packing-free single-thread tiles for small products, a split of
+/// K when the output is too small to share, tiles whose rows or columns divide a skinny side,
+/// blocks that keep the B panel in L2 for large squares. Meant as the first configurations a
+/// tuning run measures (TuneOptions::initial), never as a decision by themselves; each passes
+/// kernels::check but need not be in a given space (see gemm_index).
+std::vector<kernels::GemmParams> gemm_candidates(const GemmProblem& problem, kernels::Isa isa,
+                                                 int max_threads);
+
 /// The index in `space` of the untuned default (kernels::default_params), which every tuning run
 /// measures for comparison.
 std::size_t default_gemm_index(const SearchSpace& space, kernels::Isa isa, int threads);
+
+/// An SGEMM other than attune's (a peer library in a benchmark): computes
+/// C = problem.alpha * A * B + problem.beta * C on dense row-major operands (lda = k, ldb = n,
+/// ldc = n). Must not throw for a wrong result; the verification catches that.
+using ExternalGemm =
+    std::function<void(const GemmProblem& problem, const float* a, const float* b, float* c)>;
 
 /// Runs the SGEMM of one problem. Inputs are random in [-1, 1) from `seed`. Verification compares
 /// with a double-precision reference: every row for small problems, a fixed sample of rows
@@ -51,6 +74,10 @@ class GemmBackend final : public Backend {
   const DeviceInfo& device() const override { return device_; }
   std::string kernel_id() const override;
   Prepared prepare(const Config& config) override;
+  /// Prepares `call` exactly as prepare() prepares a configuration: same inputs, verification
+  /// against the same reference rows with the same tolerance, same timing, so a peer library is
+  /// measured on equal terms. `call` is copied; whatever it refers to must outlive the result.
+  std::unique_ptr<PreparedKernel> prepare_external(ExternalGemm call);
 
   const GemmProblem& problem() const { return problem_; }
   kernels::Isa isa() const { return isa_; }

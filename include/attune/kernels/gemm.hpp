@@ -62,6 +62,11 @@ struct GemmParams {
   /// Software prefetch distance in k-iterations of the micro-kernel for the packed A and B
   /// micro-panels, plus a prefetch of the C tile before the k loop; 0 turns all of it off.
   int prefetch = 0;
+  /// Order of the two loops around the micro-kernel. true (jr outside ir): each B micro-panel
+  /// (kc x nr) stays in L1 while the A block streams from L2; suits kc * nr * 4 bytes well under
+  /// L1. false (ir outside jr): each A micro-panel (mr x kc) stays in L1 while the packed B panel
+  /// (kc x nc) streams from L2; suits a B panel that fits L2 and a large A block.
+  bool jr_outer = true;
 
   friend bool operator==(const GemmParams&, const GemmParams&) = default;
 };

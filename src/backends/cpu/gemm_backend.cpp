@@ -1,7 +1,7 @@
 // The built-in SGEMM as a tunable kernel on the host CPU: its search space, the mapping from a
 // configuration to kernel parameters, and the backend that times and verifies one problem.
 
-#include "attune/backends/cpu_gemm.hpp"
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,7 +10,10 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <span>
+#include <string>
 
+#include "attune/backends/cpu_gemm.hpp"
 #include "attune/error.hpp"
 
 namespace attune::cpu {
@@ -31,10 +34,20 @@ struct AlignedFree {
 };
 using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
 
+// Operands of 2 MiB or more sit on 2 MiB pages where the kernel offers transparent huge pages,
+// as a program that cares about GEMM speed would allocate them: every implementation measured
+// on them (attune's configurations and peer libraries alike) walks them without a TLB miss per
+// 4 KiB row, which would otherwise dominate in-place reads of a skinny product's large operand.
 AlignedFloats allocate(std::size_t count) {
-  const std::size_t bytes = ((count * sizeof(float) + 63) / 64) * 64;
-  auto* p = static_cast<float*>(std::aligned_alloc(64, std::max<std::size_t>(bytes, 64)));
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  const bool huge = count * sizeof(float) >= kHugePage;
+  const std::size_t align = huge ? kHugePage : 64;
+  const std::size_t bytes = ((count * sizeof(float) + align - 1) / align) * align;
+  auto* p = static_cast<float*>(std::aligned_alloc(align, std::max<std::size_t>(bytes, align)));
   if (!p) throw Error(ErrorCode::Unsupported, "out of memory allocating GEMM operands");
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
   return AlignedFloats(p);
 }
 
@@ -76,13 +89,14 @@ SearchSpace gemm_search_space(Isa isa, int max_threads) {
       {"MR", {mrs.begin(), mrs.end()}},
       {"NR", {nrs.begin(), nrs.end()}},
       {"MC", int_values({24, 48, 72, 96, 112, 128, 144, 168, 192, 224, 288, 336, 384, 448})},
-      {"KC", int_values({64, 128, 192, 256, 384, 512})},
-      {"NC", int_values({192, 384, 768, 1536, 2048, 3072, 4096, 6144})},
+      {"KC", int_values({64, 128, 192, 256, 320, 384, 512})},
+      {"NC", int_values({192, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144})},
       {"threads", threads},
       {"loop", {Value("jc"), Value("ic"), Value("jr"), Value("kc")}},
       {"pack_a", int_values({1, 0})},
       {"pack_b", int_values({1, 0})},
-      {"prefetch", int_values({0, 2, 4, 8})},
+      {"prefetch", int_values({0, 2, 4, 8, 16})},
+      {"jr_outer", int_values({1, 0})},
   };
   std::vector<Constraint> constraints{
       Constraint("MC % MR == 0"),
@@ -111,26 +125,121 @@ GemmParams gemm_params(const Config& config) {
   p.nc = static_cast<int>(config.int_of("NC"));
   p.threads = static_cast<int>(config.int_of("threads"));
   const auto loop = kernels::gemm_loop_from_string(config.string_of("loop"));
-  if (!loop) throw Error(ErrorCode::InvalidArgument, "unknown GEMM loop " + config.string_of("loop"));
+  if (!loop)
+    throw Error(ErrorCode::InvalidArgument, "unknown GEMM loop " + config.string_of("loop"));
   p.loop = *loop;
   p.pack_a = config.int_of("pack_a") != 0;
   p.pack_b = config.int_of("pack_b") != 0;
   p.prefetch = static_cast<int>(config.int_of("prefetch"));
+  p.jr_outer = config.int_of("jr_outer") != 0;
   return p;
+}
+
+std::optional<std::size_t> gemm_index(const SearchSpace& space, const GemmParams& p) {
+  const GemmLoop loop = p.threads > 1 ? p.loop : GemmLoop::Jc;
+  const std::string key =
+      std::to_string(p.mr) + ',' + std::to_string(p.nr) + ',' + std::to_string(p.mc) + ',' +
+      std::to_string(p.kc) + ',' + std::to_string(p.nc) + ',' + std::to_string(p.threads) + ',' +
+      std::string(kernels::to_string(loop)) + ',' + (p.pack_a ? "1," : "0,") +
+      (p.pack_b ? "1," : "0,") + std::to_string(p.prefetch) + ',' + (p.jr_outer ? "1" : "0");
+  return space.index_of_key(key);
+}
+
+namespace {
+
+// The smallest of `values` that is a multiple of `step` and at least `want`, else the largest
+// multiple of `step` among them.
+int fitting(std::span<const int> values, int step, int want) {
+  int largest = step;
+  for (int v : values) {
+    if (v % step != 0) continue;
+    if (v >= want) return v;
+    largest = std::max(largest, v);
+  }
+  return largest;
+}
+
+}  // namespace
+
+std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_threads) {
+  std::vector<GemmParams> out{kernels::default_params(isa, max_threads)};
+  if (max_threads > 1) out.push_back(kernels::default_params(isa, 1));
+  if (isa != Isa::Avx512) return out;
+  static constexpr int kMc[] = {24, 48, 72, 96, 112, 128, 144, 168, 192, 224, 288, 336, 384, 448};
+  static constexpr int kNc[] = {192, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144};
+  static constexpr int kKc[] = {64, 128, 192, 256, 320, 384, 512};
+  auto make = [&](int mr, int nr, int mc, int kc, int nc, int threads, GemmLoop loop, bool pa,
+                  bool pb, int prefetch, bool jr_outer) {
+    GemmParams p;
+    p.mr = mr;
+    p.nr = nr;
+    p.mc = fitting(kMc, mr, mc);
+    p.kc = fitting(kKc, 1, kc);
+    p.nc = fitting(kNc, nr, nc);
+    p.threads = threads;
+    p.loop = threads > 1 ? loop : GemmLoop::Jc;
+    p.pack_a = pa;
+    p.pack_b = pb;
+    p.prefetch = prefetch;
+    p.jr_outer = jr_outer;
+    out.push_back(p);
+  };
+  const double macs = double(pr.m) * pr.n * pr.k;
+  const int t = max_threads;
+  if (macs <= 2.2e6) {
+    // Small: packing costs as much as the product, and a parallel region's start-up more.
+    for (auto [mr, nr] : {std::pair{6, 64}, {8, 48}, {12, 32}}) {
+      make(mr, nr, pr.m, pr.k, pr.n, 1, GemmLoop::Jc, false, false, 0, true);
+    }
+    make(6, 64, pr.m, pr.k, pr.n, 1, GemmLoop::Jc, false, true, 0, true);
+    if (t > 1) make(6, 64, pr.m, pr.k, pr.n, t, GemmLoop::Jr, false, false, 0, true);
+    return out;
+  }
+  if (pr.m <= 96) {
+    // Skinny M: B is read once, so packing it is a pass over memory that the FMAs cannot hide;
+    // reading it in place lets them overlap. 8-row tiles divide M = 64 without padding.
+    make(8, 48, pr.m, 256, 3072, t, GemmLoop::Jc, false, false, 0, true);
+    make(8, 48, pr.m, 128, 3072, t, GemmLoop::Jc, false, false, 8, true);
+    make(12, 32, pr.m, 256, 3072, t, GemmLoop::Jc, true, false, 8, true);
+    if (t > 1) {
+      make(8, 48, pr.m, 256, 3072, t, GemmLoop::Jr, false, false, 0, true);
+      make(8, 48, pr.m, 256, 3072, t, GemmLoop::Kc, false, false, 0, true);
+    }
+  }
+  if (pr.n <= 96) {
+    // Skinny N: one B micro-panel (64 columns), A streams once and is read in place.
+    make(6, 64, 72, 512, pr.n, t, GemmLoop::Ic, false, false, 8, false);
+    make(6, 64, 72, 384, pr.n, t, GemmLoop::Ic, false, false, 0, true);
+    make(6, 64, 192, 384, pr.n, t, GemmLoop::Ic, false, true, 8, true);
+    if (t > 1) make(6, 64, 72, 512, pr.n, t, GemmLoop::Kc, false, false, 8, false);
+  }
+  if (pr.k <= 128) {
+    // Small K: one K block; what is left is writing C, spread over M.
+    make(12, 32, 144, pr.k, 1024, t, GemmLoop::Ic, true, true, 8, false);
+    make(12, 32, 192, pr.k, 1024, t, GemmLoop::Ic, true, true, 8, false);
+    make(6, 64, 96, pr.k, 1024, t, GemmLoop::Jc, true, true, 8, false);
+  }
+  if (pr.m > 96 && pr.n > 96 && pr.k > 128) {
+    // Large: the A micro-panel in L1 and a B panel in L2 (the default's order), other tiles,
+    // and each loop the threads may split.
+    make(6, 64, 192, 384, 1024, t, GemmLoop::Ic, true, true, 8, false);
+    make(12, 32, 192, 256, 1024, t, GemmLoop::Ic, true, true, 8, false);
+    make(14, 32, 224, 384, 1024, t, GemmLoop::Ic, true, true, 8, false);
+    make(12, 32, 144, 256, 4096, t, GemmLoop::Ic, true, true, 8, true);
+    if (t > 1) {
+      make(12, 32, 192, 384, 1024, t, GemmLoop::Jc, true, true, 8, false);
+      make(12, 32, 192, 384, 1024, t, GemmLoop::Jr, true, true, 8, false);
+    }
+  }
+  return out;
 }
 
 std::size_t default_gemm_index(const SearchSpace& space, Isa isa, int threads) {
   const GemmParams p = kernels::default_params(isa, threads);
-  nlohmann::json j{{"MR", p.mr},         {"NR", p.nr},
-                   {"MC", p.mc},         {"KC", p.kc},
-                   {"NC", p.nc},         {"threads", p.threads},
-                   {"loop", std::string(kernels::to_string(p.threads > 1 ? p.loop : GemmLoop::Jc))},
-                   {"pack_a", p.pack_a ? 1 : 0}, {"pack_b", p.pack_b ? 1 : 0},
-                   {"prefetch", p.prefetch}};
-  const auto index = space.index_of(space.config_from_json(j));
+  const auto index = gemm_index(space, p);
   if (!index) {
-    throw Error(ErrorCode::Internal, "the default GEMM configuration " + j.dump() +
-                                         " is not in the GEMM search space");
+    throw Error(ErrorCode::Internal, "the default GEMM configuration (" + kernels::to_string(p) +
+                                         ") is not in the GEMM search space");
   }
   return *index;
 }
@@ -139,11 +248,10 @@ namespace {
 
 class PreparedGemm final : public PreparedKernel {
  public:
-  PreparedGemm(GemmParams params, Isa isa, const GemmProblem& problem, float* a, float* b,
-               float* c, const float* c_initial, const std::vector<int>& rows,
+  PreparedGemm(ExternalGemm gemm, const GemmProblem& problem, float* a, float* b, float* c,
+               const float* c_initial, const std::vector<int>& rows,
                const std::vector<double>& reference)
-      : params_(params),
-        isa_(isa),
+      : gemm_(std::move(gemm)),
         problem_(problem),
         a_(a),
         b_(b),
@@ -192,10 +300,7 @@ class PreparedGemm final : public PreparedKernel {
   }
 
  private:
-  void call() {
-    kernels::sgemm(params_, isa_, problem_.m, problem_.n, problem_.k, problem_.alpha, a_,
-                   problem_.k, b_, problem_.n, problem_.beta, c_, problem_.n);
-  }
+  void call() { gemm_(problem_, a_, b_, c_); }
 
   // Rounding error of a length-k float dot product grows about like sqrt(k) * eps for random
   // inputs; the bounds allow k * eps so that a correct kernel always passes and a wrong tile
@@ -206,8 +311,7 @@ class PreparedGemm final : public PreparedKernel {
     return Tolerance{std::max(1e-6, 4.0 * std::sqrt(k) * eps), std::max(1e-5, 2.0 * k * eps)};
   }
 
-  GemmParams params_;
-  Isa isa_;
+  ExternalGemm gemm_;
   const GemmProblem& problem_;
   float* a_;
   float* b_;
@@ -222,10 +326,9 @@ class PreparedGemm final : public PreparedKernel {
 GemmBackend::GemmBackend(GemmProblem problem, Isa isa, std::uint64_t seed)
     : problem_(problem), isa_(isa), device_(DeviceInfo::host_cpu()), buffers_(new Buffers) {
   if (problem.m < 1 || problem.n < 1 || problem.k < 1) {
-    throw Error(ErrorCode::InvalidArgument, "GEMM sizes must be at least 1, got m=" +
-                                                std::to_string(problem.m) + " n=" +
-                                                std::to_string(problem.n) +
-                                                " k=" + std::to_string(problem.k));
+    throw Error(ErrorCode::InvalidArgument,
+                "GEMM sizes must be at least 1, got m=" + std::to_string(problem.m) +
+                    " n=" + std::to_string(problem.n) + " k=" + std::to_string(problem.k));
   }
   const auto m = static_cast<std::size_t>(problem.m);
   const auto n = static_cast<std::size_t>(problem.n);
@@ -250,9 +353,10 @@ GemmBackend::GemmBackend(GemmProblem problem, Isa isa, std::uint64_t seed)
     rows_.assign(rows.begin(), rows.end());
   }
   buffers_->reference.resize(rows_.size() * n);
-  kernels::reference_gemm_rows(rows_, problem.m, problem.n, problem.k, problem.alpha, buffers_->a.get(),
-                               problem.k, buffers_->b.get(), problem.n, problem.beta,
-                               buffers_->c_initial.get(), problem.n, buffers_->reference.data());
+  kernels::reference_gemm_rows(rows_, problem.m, problem.n, problem.k, problem.alpha,
+                               buffers_->a.get(), problem.k, buffers_->b.get(), problem.n,
+                               problem.beta, buffers_->c_initial.get(), problem.n,
+                               buffers_->reference.data());
 }
 
 GemmBackend::~GemmBackend() = default;
@@ -275,11 +379,18 @@ Prepared GemmBackend::prepare(const Config& config) {
     out.message = reason;
     return out;
   }
-  out.kernel = std::make_unique<PreparedGemm>(params, isa_, problem_, buffers_->a.get(),
-                                              buffers_->b.get(), buffers_->c.get(),
-                                              buffers_->c_initial.get(), rows_,
-                                              buffers_->reference);
+  const Isa isa = isa_;
+  out.kernel = prepare_external(
+      [params, isa](const GemmProblem& pr, const float* a, const float* b, float* c) {
+        kernels::sgemm(params, isa, pr.m, pr.n, pr.k, pr.alpha, a, pr.k, b, pr.n, pr.beta, c, pr.n);
+      });
   return out;
+}
+
+std::unique_ptr<PreparedKernel> GemmBackend::prepare_external(ExternalGemm call) {
+  return std::make_unique<PreparedGemm>(std::move(call), problem_, buffers_->a.get(),
+                                        buffers_->b.get(), buffers_->c.get(),
+                                        buffers_->c_initial.get(), rows_, buffers_->reference);
 }
 
 }  // namespace attune::cpu

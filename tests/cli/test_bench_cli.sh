@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `attune bench gemm` as a smoke test: tiny shapes, a tiny tuning budget, one round; peers are
+# measured when installed and reported as missing otherwise. Checks the table, the JSON report's
+# fields and values, and exit code 2 for bad input. Timings themselves are not judged here.
+set -u
+attune="$1"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export ATTUNE_DB="$tmp/tuning.db"
+failures=0
+
+expect() {  # expect CODE PATTERN -- ARGS...: exit code CODE and PATTERN in stdout+stderr
+  local code="$1" pattern="$2"
+  shift 3
+  "$attune" "$@" >"$tmp/out" 2>&1
+  local got=$?
+  if [ "$got" -ne "$code" ] || ! grep -qE -- "$pattern" "$tmp/out"; then
+    echo "FAIL: attune $* -> exit $got (want $code), output:"
+    sed 's/^/  | /' "$tmp/out"
+    failures=$((failures + 1))
+  else
+    echo "ok: attune $*"
+  fi
+}
+
+expect 0 "--shapes" -- bench gemm --help
+expect 2 "not MxNxK" -- bench gemm --shapes 8x8
+expect 2 "not a positive integer" -- bench gemm --shapes 8x0x8
+expect 2 "--threads 4096 exceeds" -- bench gemm --shapes 8x8x8 --threads 4096
+expect 2 "unknown strategy" -- bench gemm --shapes 8x8x8 --strategy nope
+expect 2 "cannot write the JSON report" -- bench gemm --shapes 8x8x8 --json /nonexistent/dir/x.json
+
+expect 0 "ratio" -- bench gemm --shapes 8x8x8,33x17x5 --threads 1 --budget 3 --tune-time 2 \
+  --rounds 1 --json "$tmp/bench.json"
+cat "$tmp/out"
+python3 - "$tmp/bench.json" <<'PY' || failures=$((failures + 1))
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["machine"]
+assert m["cpu"] and m["threads"] == 1 and m["fma_peak_gflops"] > 0, m
+rows = r["results"]
+assert [(x["m"], x["n"], x["k"]) for x in rows] == [(8, 8, 8), (33, 17, 5)], rows
+for x in rows:
+    for key in ["threads", "attune_gflops", "attune_default_gflops", "openblas_gflops",
+                "openblas_skylakex_gflops", "onednn_gflops", "best_peer_gflops",
+                "ratio_to_best_peer", "attune_config"]:
+        assert key in x, key
+    assert x["threads"] == 1
+    assert x["attune_gflops"] > 0 and x["attune_default_gflops"] > 0, x
+    assert "MR=" in x["attune_config"], x
+    assert x["status"]["attune"] == "ok" and x["status"]["attune_default"] == "ok", x
+    peers = [x[k] for k in ("openblas_gflops", "openblas_skylakex_gflops", "onednn_gflops")
+             if x[k] is not None]
+    if peers:
+        assert abs(x["best_peer_gflops"] - max(peers)) < 1e-9, x
+        assert abs(x["ratio_to_best_peer"] - x["attune_gflops"] / max(peers)) < 1e-9, x
+    else:
+        assert x["best_peer_gflops"] is None and x["ratio_to_best_peer"] is None, x
+    for name in ("openblas", "openblas_skylakex", "onednn"):
+        s = x["status"][name]
+        assert s == "ok" or s.startswith("missing"), (name, s)
+print("ok: JSON report has every field")
+PY
+
+echo "$failures failed"
+[ "$failures" -eq 0 ]

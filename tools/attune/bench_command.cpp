@@ -1,0 +1,584 @@
+// `attune bench gemm`: attune's SGEMM, tuned per shape, against the peer libraries a user would
+// otherwise call (OpenBLAS as installed, OpenBLAS on its AVX-512 kernels, oneDNN), all measured in
+// one process with the same harness, inputs, thread count and verification. For each thread count
+// and shape it tunes attune (or takes a stored decision), verifies every participant against the
+// double reference, then times them in alternating rounds so that the machine's drift and other
+// load touch all of them alike, and prints GFLOP/s, the ratio to the best peer and the fraction of
+// the FMA peak it measures at start and after every shape (the highest reading counts).
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "attune/backends/cpu_gemm.hpp"
+#include "attune/error.hpp"
+#include "attune/evaluator.hpp"
+#include "attune/strategy_registry.hpp"
+#include "attune/tuner.hpp"
+#include "attune/tuning_database.hpp"
+#include "bench_peers.hpp"
+#include "commands.hpp"
+#include "fma_peak.hpp"
+
+namespace attune::cli {
+namespace {
+
+constexpr const char* kDefaultShapes =
+    "256x256x256,512x512x512,1024x1024x1024,2048x2048x2048,4096x4096x4096,"
+    "64x4096x4096,4096x64x4096,4096x4096x64,64x64x64,128x128x128,2048x768x3072";
+constexpr const char* kQuickShapes = "64x64x64,256x256x256,1024x1024x1024,64x4096x4096";
+constexpr std::size_t kDefaultBudget = 30;
+constexpr double kDefaultTuneSeconds = 45.0;
+constexpr int kDefaultRounds = 5;
+// The tuning run's fastest few, measured again side by side before one is chosen.
+constexpr std::size_t kFinalists = 3;
+// OpenBLAS's worker threads spin for about 2^28 cycles after a call before they sleep, and
+// OpenMP's for a few milliseconds; on a machine with few cores a spinning pool steals a core from
+// whoever is measured next. A pause longer than that between participants lets each start alone.
+constexpr double kSettleSeconds = 0.2;
+
+struct BenchGemmOptions {
+  std::string shapes;
+  std::string threads;
+  std::string json_path;
+  std::string strategy = kDefaultStrategy;
+  std::optional<std::size_t> budget;
+  std::optional<double> tune_s;
+  std::optional<int> rounds;
+  std::uint64_t seed = 0;
+  bool quick = false;
+  bool no_peers = false;
+};
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(text);
+  while (std::getline(in, part, sep)) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+int parse_positive(const std::string& text, const std::string& what) {
+  std::size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 1) {
+    throw Error(ErrorCode::InvalidArgument, what + ": '" + text + "' is not a positive integer");
+  }
+  return value;
+}
+
+std::vector<cpu::GemmProblem> parse_shapes(const std::string& text) {
+  std::vector<cpu::GemmProblem> shapes;
+  for (const std::string& item : split(text, ',')) {
+    const std::vector<std::string> dims = split(item, 'x');
+    if (dims.size() != 3) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "--shapes: '" + item + "' is not MxNxK (e.g. 64x4096x4096)");
+    }
+    cpu::GemmProblem p;
+    p.m = parse_positive(dims[0], "--shapes " + item);
+    p.n = parse_positive(dims[1], "--shapes " + item);
+    p.k = parse_positive(dims[2], "--shapes " + item);
+    shapes.push_back(p);
+  }
+  if (shapes.empty()) throw Error(ErrorCode::InvalidArgument, "--shapes: no shape given");
+  return shapes;
+}
+
+std::string shape_text(const cpu::GemmProblem& p) {
+  return std::to_string(p.m) + "x" + std::to_string(p.n) + "x" + std::to_string(p.k);
+}
+
+double gflops(const cpu::GemmProblem& p, double seconds) {
+  return seconds > 0 ? p.flops() / seconds * 1e-9 : 0.0;
+}
+
+std::string describe(const Config& config) {
+  std::string text;
+  for (std::size_t i = 0; i < config.space().params().size(); ++i) {
+    if (!text.empty()) text += ' ';
+    text += config.space().params()[i].name + '=' + config.value(i).to_string();
+  }
+  return text;
+}
+
+// The configuration attune uses for one shape, and how it was found.
+struct Decision {
+  std::size_t index = 0;
+  std::size_t evaluations = 0;
+  double tune_s = 0.0;
+};
+
+// The one place that decides attune's configuration for a shape: tune it now, seeded with
+// shape-aware candidates and with what earlier shapes of this run found. A tuning database
+// plugs in here: return its stored decision for (device, kernel, problem) when there is one,
+// and store the tuned one otherwise.
+Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backend, int threads,
+                              const std::vector<std::size_t>& earlier_best,
+                              const BenchGemmOptions& o, std::size_t budget, double tune_s) {
+  const auto start = std::chrono::steady_clock::now();
+  // A decision stored by `attune tune gemm` (or an earlier bench) for exactly this device, kernel,
+  // space and shape is reused; what is tuned here is stored. A database that cannot be opened
+  // (read-only home, say) only costs the reuse.
+  std::optional<TuningDatabase> db;
+  const TuningKey key{backend.device(),
+                      {backend.kernel_id(), "", ""},
+                      SpaceIdentity::of(space),
+                      backend.problem().key()};
+  try {
+    db.emplace(TuningDatabase::default_path());
+    if (const auto stored = db->decision(key)) {
+      if (const auto index = space.index_of_key(stored->config_key))
+        return Decision{*index, 0, 0.0};
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "attune: not using the tuning database: %s\n", e.what());
+    db.reset();
+  }
+  HarnessOptions h;
+  h.warmup_calls = 0;
+  h.min_sample_s = 0.01;
+  h.min_samples = 3;
+  h.max_measure_s = o.quick ? 0.1 : 0.25;
+  Evaluator evaluator(backend, Harness(h));
+  StrategyRegistry registry;
+  register_builtin_strategies(registry);
+  std::unique_ptr<Strategy> strategy = registry.create(o.strategy);
+
+  TuneOptions options;
+  options.seed = o.seed;
+  options.budget.evaluations = budget;
+  options.budget.seconds = tune_s;
+  auto add = [&](std::size_t index) {
+    if (std::find(options.initial.begin(), options.initial.end(), index) == options.initial.end()) {
+      options.initial.push_back(index);
+    }
+  };
+  for (const kernels::GemmParams& p :
+       cpu::gemm_candidates(backend.problem(), backend.isa(), threads)) {
+    if (const auto index = cpu::gemm_index(space, p)) add(*index);
+  }
+  for (std::size_t index : earlier_best) add(index);
+  Tuner tuner(space, evaluator, *strategy, options);
+  const TuneResult result = tuner.run();
+  if (db) {
+    std::vector<StoredMeasurement> records;
+    for (const Evaluation& e : result.evaluations) {
+      const Config config = space.at(e.index);
+      records.push_back(
+          {0, "", config.key(), config.to_json(), e.measurement, "", "", "", "bench", nullptr});
+    }
+    db->add_measurements(key, records);
+  }
+  if (result.best_evaluation() == nullptr) {
+    throw Error(ErrorCode::Unsupported, "no configuration ran correctly for sgemm " +
+                                            shape_text(backend.problem()) + " on this machine");
+  }
+  // One short measurement each can crown a configuration that merely ran while the machine was
+  // quiet. The few fastest are measured again side by side, in alternating rounds, and the one
+  // with the best median over all rounds is the decision.
+  std::vector<const Evaluation*> ok;
+  for (const Evaluation& e : result.evaluations) {
+    if (e.measurement.ok()) ok.push_back(&e);
+  }
+  std::sort(ok.begin(), ok.end(), [](const Evaluation* x, const Evaluation* y) {
+    return x->measurement.objective() < y->measurement.objective();
+  });
+  ok.resize(std::min(ok.size(), kFinalists));
+  // The untuned default always runs in the final, so a decision is never a configuration that
+  // was only luckier than the default once.
+  const std::size_t default_index = cpu::default_gemm_index(space, backend.isa(), threads);
+  for (const Evaluation& e : result.evaluations) {
+    if (e.index == default_index && e.measurement.ok() &&
+        std::none_of(ok.begin(), ok.end(), [&](const Evaluation* x) { return x == &e; })) {
+      ok.push_back(&e);
+    }
+  }
+  std::size_t chosen = ok.front()->index;
+  if (ok.size() > 1) {
+    std::vector<Config> finalists;
+    for (const Evaluation* e : ok) finalists.push_back(space.at(e->index));
+    const std::vector<Measurement> again = evaluator.compare(finalists, o.quick ? 1 : 5);
+    double best_s = 0.0;
+    for (std::size_t i = 0; i < again.size(); ++i) {
+      if (again[i].ok() && (best_s == 0.0 || again[i].objective() < best_s)) {
+        best_s = again[i].objective();
+        chosen = ok[i]->index;
+      }
+    }
+  }
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return Decision{chosen, result.evaluations.size(), elapsed};
+}
+
+// One column of the table: something that computes the GEMM, prepared on the shape's inputs.
+struct Participant {
+  std::string name;
+  std::unique_ptr<PreparedKernel> kernel;  // null when missing or failed
+  PeerGemm* peer = nullptr;                // set for peer libraries
+  std::string status;                      // "ok", or why there is no number
+  std::vector<double> samples_s;
+
+  std::optional<double> median_s() const {
+    if (status != "ok" || samples_s.empty()) return std::nullopt;
+    return summarize(samples_s).median;
+  }
+};
+
+struct Row {
+  cpu::GemmProblem problem;
+  int threads = 1;
+  std::vector<Participant> participants;
+  std::string config;
+  Decision decision;
+  double peak_gflops = 0.0;
+
+  std::optional<double> gflops_of(const std::string& name) const {
+    for (const Participant& p : participants) {
+      if (p.name == name) {
+        if (auto s = p.median_s()) return gflops(problem, *s);
+      }
+    }
+    return std::nullopt;
+  }
+  std::optional<double> best_peer() const {
+    std::optional<double> best;
+    for (const Participant& p : participants) {
+      if (p.peer == nullptr) continue;
+      if (auto s = p.median_s()) best = std::max(best.value_or(0.0), gflops(problem, *s));
+    }
+    return best;
+  }
+};
+
+void settle(int threads) {
+  if (threads > 1) std::this_thread::sleep_for(std::chrono::duration<double>(kSettleSeconds));
+}
+
+// Verifies every participant once, then times them in `rounds` rounds, starting each round one
+// participant later so that none is always measured right after the same neighbour.
+void measure_side_by_side(std::vector<Participant>& participants, int threads, int rounds,
+                          const Harness& harness) {
+  for (Participant& p : participants) {
+    if (!p.kernel) continue;
+    if (p.peer) p.peer->set_threads(threads);
+    settle(threads);
+    const VerifyResult check = p.kernel->verify();
+    if (!check.ok) {
+      p.status = "verify_failed: " + check.message;
+      p.kernel.reset();
+    }
+  }
+  const std::size_t count = participants.size();
+  for (int round = 0; round < rounds; ++round) {
+    for (std::size_t step = 0; step < count; ++step) {
+      Participant& p = participants[(step + std::size_t(round)) % count];
+      if (!p.kernel) continue;
+      if (p.peer) p.peer->set_threads(threads);
+      settle(threads);
+      PreparedKernel& kernel = *p.kernel;
+      const Measurement m = harness.measure([&](std::size_t calls) { return kernel.run(calls); });
+      if (!m.ok()) {
+        p.status = std::string(to_string(m.status)) + ": " + m.message;
+        p.kernel.reset();
+        continue;
+      }
+      p.samples_s.insert(p.samples_s.end(), m.samples_s.begin(), m.samples_s.end());
+    }
+  }
+}
+
+std::string cell(std::optional<double> value, const char* format) {
+  if (!value) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, format, *value);
+  return text;
+}
+
+void print_table(const std::vector<Row>& rows, const std::vector<std::string>& peer_names) {
+  std::printf("\n%-16s %3s %8s %8s", "shape (MxNxK)", "thr", "attune", "default");
+  for (const std::string& n : peer_names) std::printf(" %17s", n.c_str());
+  std::printf(" %9s %7s %6s\n", "best peer", "ratio", "%peak");
+  for (const Row& r : rows) {
+    std::printf("%-16s %3d %8s %8s", shape_text(r.problem).c_str(), r.threads,
+                cell(r.gflops_of("attune"), "%.1f").c_str(),
+                cell(r.gflops_of("attune_default"), "%.1f").c_str());
+    for (const std::string& n : peer_names) {
+      std::string text = cell(r.gflops_of(n), "%.1f");
+      for (const Participant& p : r.participants) {
+        if (p.name == n && p.status != "ok")
+          text = p.peer && !p.peer->available() ? "missing" : "failed";
+      }
+      std::printf(" %17s", text.c_str());
+    }
+    const auto attune = r.gflops_of("attune");
+    const auto peer = r.best_peer();
+    std::optional<double> ratio;
+    if (attune && peer) ratio = *attune / *peer;
+    std::optional<double> peak;
+    if (attune && r.peak_gflops > 0) peak = 100.0 * *attune / r.peak_gflops;
+    std::printf(" %9s %7s %6s\n", cell(peer, "%.1f").c_str(), cell(ratio, "%.2fx").c_str(),
+                cell(peak, "%.0f%%").c_str());
+  }
+  std::printf("GFLOP/s, medians over alternating rounds; ratio = attune / best peer.\n");
+  for (const Row& r : rows) {
+    std::printf("  %-16s %d thr: attune %s (%zu configurations tuned in %.0f s)\n",
+                shape_text(r.problem).c_str(), r.threads, r.config.c_str(), r.decision.evaluations,
+                r.decision.tune_s);
+    for (const Participant& p : r.participants) {
+      if (p.status != "ok") {
+        std::printf("    %s: %s\n", p.name.c_str(), p.status.c_str());
+      }
+    }
+  }
+}
+
+nlohmann::json optional_json(std::optional<double> v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+void run_bench_gemm(const BenchGemmOptions& o) {
+  const kernels::Isa isa = kernels::best_isa();
+  const DeviceInfo device = DeviceInfo::host_cpu();
+  const std::vector<cpu::GemmProblem> shapes =
+      parse_shapes(o.shapes.empty() ? (o.quick ? kQuickShapes : kDefaultShapes) : o.shapes);
+  std::vector<int> thread_counts;
+  if (o.threads.empty()) {
+    thread_counts.push_back(1);
+    if (device.cores > 1) thread_counts.push_back(device.cores);
+  } else {
+    for (const std::string& t : split(o.threads, ',')) {
+      const int value = parse_positive(t, "--threads");
+      if (value > device.cores) {
+        throw Error(ErrorCode::InvalidArgument, "--threads " + t + " exceeds the " +
+                                                    std::to_string(device.cores) +
+                                                    " CPUs this process may use");
+      }
+      thread_counts.push_back(value);
+    }
+    if (thread_counts.empty()) throw Error(ErrorCode::InvalidArgument, "--threads: none given");
+  }
+  {
+    // Fail on a bad strategy name now, not after the peak measurement.
+    StrategyRegistry registry;
+    register_builtin_strategies(registry);
+    registry.create(o.strategy);
+  }
+  std::ofstream json_out;
+  if (!o.json_path.empty()) {
+    json_out.open(o.json_path);
+    if (!json_out) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "cannot write the JSON report to '" + o.json_path +
+                      "': check that the directory exists and is writable");
+    }
+  }
+  const std::size_t budget = o.budget.value_or(o.quick ? 8 : kDefaultBudget);
+  const double tune_s = o.tune_s.value_or(o.quick ? 5.0 : kDefaultTuneSeconds);
+  const int rounds = o.rounds.value_or(o.quick ? 2 : kDefaultRounds);
+
+  std::vector<std::unique_ptr<PeerGemm>> peers;
+  if (!o.no_peers) peers = load_peer_gemms();
+  std::vector<std::string> peer_names;
+  for (const auto& p : peers) {
+    peer_names.push_back(p->name());
+    if (p->available()) {
+      std::fprintf(stderr, "attune: peer %s: %s\n", p->name().c_str(), p->description().c_str());
+    } else {
+      std::fprintf(stderr, "attune: peer %s missing: %s\n", p->name().c_str(), p->reason().c_str());
+    }
+  }
+
+  std::vector<std::pair<int, double>> peaks;
+  for (int t : thread_counts) {
+    peaks.emplace_back(t, measure_fma_peak_gflops(isa, t));
+    std::fprintf(stderr, "attune: fp32 FMA peak (%s, %d thread%s): %.1f GFLOP/s\n",
+                 std::string(kernels::to_string(isa)).c_str(), t, t == 1 ? "" : "s",
+                 peaks.back().second);
+  }
+
+  HarnessOptions compare_options;
+  compare_options.warmup_calls = 0;
+  compare_options.min_sample_s = 0.02;
+  compare_options.min_samples = 3;
+  compare_options.max_samples = 20;
+  compare_options.max_measure_s = o.quick ? 0.1 : 0.4;
+  const Harness compare_harness(compare_options);
+
+  std::vector<Row> rows;
+  for (auto& [threads, peak] : peaks) {
+    const SearchSpace space = cpu::gemm_search_space(isa, threads);
+    const std::size_t default_index = cpu::default_gemm_index(space, isa, threads);
+    std::vector<std::size_t> earlier_best;
+    for (const cpu::GemmProblem& problem : shapes) {
+      std::fprintf(stderr, "attune: sgemm %s, %d thread%s: tuning...\n",
+                   shape_text(problem).c_str(), threads, threads == 1 ? "" : "s");
+      cpu::GemmBackend backend(problem, isa, o.seed);
+      Row row;
+      row.problem = problem;
+      row.threads = threads;
+      row.decision = decide_configuration(space, backend, threads, earlier_best, o, budget, tune_s);
+      earlier_best.push_back(row.decision.index);
+      const Config tuned = space.at(row.decision.index);
+      row.config = describe(tuned);
+
+      auto add_config = [&](const std::string& name, const Config& config) {
+        Participant p;
+        p.name = name;
+        Prepared prepared = backend.prepare(config);
+        p.kernel = std::move(prepared.kernel);
+        p.status =
+            p.kernel ? "ok" : std::string(to_string(prepared.status)) + ": " + prepared.message;
+        row.participants.push_back(std::move(p));
+      };
+      add_config("attune", tuned);
+      add_config("attune_default", space.at(default_index));
+      for (const auto& peer : peers) {
+        Participant p;
+        p.name = peer->name();
+        p.peer = peer.get();
+        if (peer->available()) {
+          PeerGemm* lib = peer.get();
+          p.kernel = backend.prepare_external([lib](const cpu::GemmProblem& pr, const float* a,
+                                                    const float* b,
+                                                    float* c) { lib->sgemm(pr, a, b, c); });
+          p.status = "ok";
+        } else {
+          p.status = "missing: " + peer->reason();
+        }
+        row.participants.push_back(std::move(p));
+      }
+      std::fprintf(stderr, "attune: sgemm %s, %d thread%s: measuring %d rounds side by side\n",
+                   shape_text(problem).c_str(), threads, threads == 1 ? "" : "s", rounds);
+      measure_side_by_side(row.participants, threads, rounds, compare_harness);
+      for (Participant& p : row.participants) p.kernel.reset();
+      rows.push_back(std::move(row));
+      // On a shared machine the start may have been its busiest moment: the peak is measured
+      // again after every shape and the highest reading is the one the table divides by.
+      peak = std::max(peak, measure_fma_peak_gflops(isa, threads, 2));
+    }
+    for (Row& r : rows) {
+      if (r.threads == threads) r.peak_gflops = peak;
+    }
+  }
+
+  std::printf("sgemm on %s (%s), %s", device.name.c_str(),
+              std::string(kernels::to_string(isa)).c_str(), "fp32 FMA peak");
+  for (const auto& [t, peak] : peaks)
+    std::printf(" %.1f GFLOP/s at %d thread%s;", peak, t, t == 1 ? "" : "s");
+  std::printf("\n");
+  for (const auto& p : peers) {
+    std::printf(
+        "  %s: %s\n", p->name().c_str(),
+        p->available() ? p->description().c_str() : ("missing (" + p->reason() + ")").c_str());
+  }
+  print_table(rows, peer_names);
+
+  if (!o.json_path.empty()) {
+    nlohmann::json results = nlohmann::json::array();
+    for (const Row& r : rows) {
+      const auto attune = r.gflops_of("attune");
+      const auto peer = r.best_peer();
+      nlohmann::json j{
+          {"m", r.problem.m},
+          {"n", r.problem.n},
+          {"k", r.problem.k},
+          {"threads", r.threads},
+          {"attune_gflops", optional_json(attune)},
+          {"attune_default_gflops", optional_json(r.gflops_of("attune_default"))},
+          {"openblas_gflops", optional_json(r.gflops_of("openblas"))},
+          {"openblas_skylakex_gflops", optional_json(r.gflops_of("openblas_skylakex"))},
+          {"onednn_gflops", optional_json(r.gflops_of("onednn"))},
+          {"best_peer_gflops", optional_json(peer)},
+          {"ratio_to_best_peer",
+           optional_json(attune && peer ? std::optional<double>(*attune / *peer) : std::nullopt)},
+          {"attune_config", r.config},
+          {"fma_peak_gflops", r.peak_gflops},
+          {"tuning_evaluations", r.decision.evaluations},
+      };
+      nlohmann::json status = nlohmann::json::object();
+      for (const Participant& p : r.participants) status[p.name] = p.status;
+      j["status"] = std::move(status);
+      results.push_back(std::move(j));
+    }
+    nlohmann::json peaks_json = nlohmann::json::object();
+    for (const auto& [t, peak] : peaks) peaks_json[std::to_string(t)] = peak;
+    nlohmann::json peers_json = nlohmann::json::object();
+    for (const auto& p : peers) {
+      peers_json[p->name()] = p->available() ? p->description() : "missing: " + p->reason();
+    }
+    const std::time_t now = std::time(nullptr);
+    char date[32];
+    std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+    nlohmann::json report{
+        {"machine",
+         {{"cpu", device.name},
+          {"isa", std::string(kernels::to_string(isa))},
+          {"threads", thread_counts.back()},
+          {"fma_peak_gflops", peaks.back().second},
+          {"fma_peak_gflops_by_threads", std::move(peaks_json)}}},
+        {"date", date},
+        {"peers", std::move(peers_json)},
+        {"results", std::move(results)},
+    };
+    json_out << report.dump(2) << '\n';
+    json_out.flush();
+    if (!json_out) {
+      throw Error(ErrorCode::Io, "cannot write the JSON report to '" + o.json_path + "'");
+    }
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Measure a built-in kernel against peer libraries");
+  bench->require_subcommand(1);
+  auto options = std::make_shared<BenchGemmOptions>();
+  auto* gemm = bench->add_subcommand(
+      "gemm",
+      "attune's SGEMM, tuned per shape, against OpenBLAS (as installed and on its SkylakeX "
+      "kernels) and oneDNN, measured side by side in one process");
+  gemm->add_option("--shapes", options->shapes,
+                   "Comma-separated MxNxK shapes (default: squares 256..4096, skinny, small and "
+                   "a transformer layer)");
+  gemm->add_option("--threads", options->threads,
+                   "Comma-separated thread counts (default: 1 and every CPU this process may "
+                   "use)");
+  gemm->add_option("--json", options->json_path, "Write the machine and every result as JSON");
+  gemm->add_option("--budget", options->budget,
+                   "Most configurations to measure when tuning one shape (default " +
+                       std::to_string(kDefaultBudget) + ", 8 with --quick)")
+      ->check(CLI::PositiveNumber);
+  gemm->add_option("--tune-time", options->tune_s,
+                   "Most seconds to tune one shape (default 45, 5 with --quick)")
+      ->check(CLI::PositiveNumber);
+  gemm->add_option("--rounds", options->rounds,
+                   "Alternating measurement rounds per shape (default 5, 2 with --quick)")
+      ->check(CLI::Range(1, 100));
+  gemm->add_option("--strategy", options->strategy, "Search strategy (see 'attune strategies')")
+      ->capture_default_str();
+  gemm->add_option("--seed", options->seed, "Seed of the strategy and the random inputs")
+      ->capture_default_str();
+  gemm->add_flag("--quick", options->quick,
+                 "Fewer shapes, a small tuning budget and two rounds: a smoke run of a minute");
+  gemm->add_flag("--no-peers", options->no_peers, "Measure attune only; do not load peers");
+  gemm->callback([options] { run_bench_gemm(*options); });
+}
+
+}  // namespace attune::cli
