@@ -25,10 +25,15 @@ def main():
     args = parser.parse_args()
 
     scores = collections.defaultdict(list)
+    runs_seen = set()
     for path in args.runs:
         with open(path) as f:
             for row in csv.DictReader(f):
                 key = (row["tool"], row["strategy"], row["space"], int(row["budget"]))
+                # A seed run by two parts of a split race counts once.
+                if key + (row["seed"],) in runs_seen:
+                    continue
+                runs_seen.add(key + (row["seed"],))
                 scores[key].append(float(row["score"]))
     mean = {k: statistics.fmean(v) for k, v in scores.items()}
     seeds = {k: len(v) for k, v in scores.items()}

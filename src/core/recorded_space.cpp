@@ -177,7 +177,7 @@ std::optional<Parsed> repair_kernel_tuner_cache(const std::string& text) {
     if (!head.empty() && (head.back() == '}' || head.back() == '{')) {
       try {
         return parse_with_order(head + "\n}\n}");
-      } catch (const nlohmann::json::parse_error&) {
+      } catch (const nlohmann::json::exception&) {
       }
     }
     const std::size_t newline = text.rfind('\n', end - 1);
@@ -438,7 +438,7 @@ RecordedSpace read_recorded_space(const std::filesystem::path& file, std::size_t
   Parsed parsed;
   try {
     parsed = parse_with_order(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     auto repaired = repair_kernel_tuner_cache(text);
     if (!repaired) {
       fail(ErrorCode::InvalidArgument, file,

@@ -78,8 +78,8 @@ expect 0 "nearest_problem: tuned for m=48,n=40,k=24" -- db best --db "$tmp/ref.d
 expect 0 "default" -- db best --db "$tmp/ref.db" --m 48 --n 40 --k 24 --threads 1
 
 # Import, export, and import of the export: the same configurations and times.
-expect 0 "imported as key" -- db import --db "$tmp/x.db" "$data/spaces-full/pnpoly__RTX_3090__benchmarkhub-legacy.json.gz"
-expect 0 "0 of .* imported" -- db import --db "$tmp/x.db" "$data/spaces-full/pnpoly__RTX_3090__benchmarkhub-legacy.json.gz"
+expect 0 "imported as key" -- db import --db "$tmp/x.db" "$data/recorded/pnpoly_rtx3090.json.gz"
+expect 0 "0 of .* imported" -- db import --db "$tmp/x.db" "$data/recorded/pnpoly_rtx3090.json.gz"
 pkey=$("$attune" db list --db "$tmp/x.db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["key"][3:15])')
 expect 0 "wrote" -- db export "$pkey" --db "$tmp/x.db" --format kt -o "$tmp/pnpoly.json.gz"
 expect 0 "wrote" -- db export "$pkey" --db "$tmp/x.db" --format t4 -o "$tmp/pnpoly.t4.json"
@@ -89,7 +89,7 @@ expect 0 '"keys": 2' -- db merge "$tmp/ref.db" "$tmp/x.db" "$tmp/ref.db" -o "$tm
 # Bad input: each a clear message naming the file, exit 2 (or 1 for I/O).
 printf 'not a database at all, just text that is long enough to have a header.%.0s' {1..20} >"$tmp/bad.db"
 expect 2 "bad.db' is not an SQLite database" -- db list --db "$tmp/bad.db"
-expect 2 "pnpoly.*over|cap|MiB|bytes" -- db import --db "$tmp/x.db" --max-size 0.01 "$data/spaces-full/pnpoly__RTX_3090__benchmarkhub-legacy.json.gz"
+expect 2 "pnpoly.*over|cap|MiB|bytes" -- db import --db "$tmp/x.db" --max-size 0.01 "$data/recorded/pnpoly_rtx3090.json.gz"
 echo '{"cache": {}, "tune_params_keys": [], "tune_params": {}, "kernel_name": "attune.opencl.none/1"}' >"$tmp/unk.json"
 expect 2 "attune.opencl.none/1.*does not have" -- db import --db "$tmp/x.db" "$tmp/unk.json"
 expect 2 "does not exist" -- db list --db "$tmp/missing.db"

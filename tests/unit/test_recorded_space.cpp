@@ -136,7 +136,10 @@ TEST(RecordedSpace, ErrorsNameTheFileAndTheProblem) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("1000000"), std::string::npos);
   }
-  for (const auto& p : {not_json, neither, missing}) std::filesystem::remove(p);
+  // A number beyond double's range is an error about the file, not a crash.
+  const auto overflow = write_temp("attune_overflow.json", R"({"cache": {}, "x": 1e999999})");
+  EXPECT_THROW(read_recorded_space(overflow), Error);
+  for (const auto& p : {not_json, neither, missing, overflow}) std::filesystem::remove(p);
 }
 
 TEST(RecordedSpace, KernelTunerErrorStrings) {

@@ -507,7 +507,7 @@ TEST(TuningDatabase, TwoProcessesWritingAtOnceLoseNothing) {
 }
 
 fs::path data_file(const std::string& name) {
-  return fs::path(ATTUNE_TEST_DATA_DIR) / "spaces-full" / name;
+  return fs::path(ATTUNE_TEST_DATA_DIR) / "recorded" / name;
 }
 
 std::string gzip_prefix(const fs::path& file, std::size_t keep_bytes, const fs::path& out) {
@@ -567,9 +567,9 @@ void expect_round_trip(const fs::path& file, const fs::path& work) {
 
 TEST(Interchange, RoundTripOfTheBundledFiles) {
   TempDir dir;
-  expect_round_trip(data_file("pnpoly__RTX_3090__benchmarkhub-legacy.json.gz"), dir.path());
+  expect_round_trip(data_file("pnpoly_rtx3090.json.gz"), dir.path());
   fs::remove(dir / "rt.db");
-  expect_round_trip(data_file("coulomb3d__RTX_2080_Ti__ktt-T4.json.gz"), dir.path());
+  expect_round_trip(data_file("coulomb3d_rtx2080ti_t4.json.gz"), dir.path());
 }
 
 TEST(Interchange, RoundTripOfEveryFileInTheSharedDataWhenPresent) {
@@ -589,7 +589,7 @@ TEST(Interchange, ImportIsAllOrNothingAndBadInputIsExplained) {
   TempDir dir;
   const fs::path file = dir / "t.db";
   TuningDatabase db(file);
-  const fs::path pnpoly = data_file("pnpoly__RTX_3090__benchmarkhub-legacy.json.gz");
+  const fs::path pnpoly = data_file("pnpoly_rtx3090.json.gz");
   const RecordedSpace good = read_recorded_space(pnpoly);
   db.import_recorded(good, pnpoly.string());
   const std::size_t before = count_rows(file, "measurements");
@@ -627,7 +627,7 @@ TEST(Interchange, ImportIsAllOrNothingAndBadInputIsExplained) {
 
 TEST(Interchange, TruncatedKernelTunerCacheKeepsTheCompleteEntries) {
   TempDir dir;
-  const fs::path pnpoly = data_file("pnpoly__RTX_3090__benchmarkhub-legacy.json.gz");
+  const fs::path pnpoly = data_file("pnpoly_rtx3090.json.gz");
   gzip_prefix(pnpoly, 200000, dir / "cut.json");
   const RecordedSpace cut = read_recorded_space(dir / "cut.json");
   ASSERT_TRUE(cut.truncated);
