@@ -95,6 +95,9 @@ class Config {
 
   /// Kernel Tuner's cache key: the values' Python str() joined by ',', e.g. "16,1,4,True".
   std::string key() const;
+  /// For people: "name=value name=value ...". Parameters with a single value say nothing about
+  /// the configuration and are left out when `skip_fixed` is set.
+  std::string describe(bool skip_fixed = false) const;
   /// {name: value, ...} with the names in declaration order (hence ordered_json).
   nlohmann::ordered_json to_json() const;
 

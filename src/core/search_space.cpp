@@ -132,6 +132,17 @@ std::string Config::key() const {
   return out;
 }
 
+std::string Config::describe(bool skip_fixed) const {
+  std::string out;
+  for (std::size_t p = 0; p < indices_.size(); ++p) {
+    const Param& param = space_->params()[p];
+    if (skip_fixed && param.values.size() == 1) continue;
+    if (!out.empty()) out += ' ';
+    out += param.name + '=' + value(p).to_string();
+  }
+  return out;
+}
+
 nlohmann::ordered_json Config::to_json() const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (std::size_t p = 0; p < indices_.size(); ++p) {

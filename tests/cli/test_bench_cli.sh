@@ -9,19 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 export ATTUNE_DB="$tmp/tuning.db"
 failures=0
 
-expect() {  # expect CODE PATTERN -- ARGS...: exit code CODE and PATTERN in stdout+stderr
-  local code="$1" pattern="$2"
-  shift 3
-  "$attune" "$@" >"$tmp/out" 2>&1
-  local got=$?
-  if [ "$got" -ne "$code" ] || ! grep -qE -- "$pattern" "$tmp/out"; then
-    echo "FAIL: attune $* -> exit $got (want $code), output:"
-    sed 's/^/  | /' "$tmp/out"
-    failures=$((failures + 1))
-  else
-    echo "ok: attune $*"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 expect 0 "--shapes" -- bench gemm --help
 expect 2 "not MxNxK" -- bench gemm --shapes 8x8

@@ -7,19 +7,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
 
-expect() {  # expect CODE PATTERN -- ARGS...: exit code CODE and PATTERN in stdout+stderr
-  local code="$1" pattern="$2"
-  shift 3
-  "$attune" "$@" >"$tmp/out" 2>&1
-  local got=$?
-  if [ "$got" -ne "$code" ] || ! grep -qE -- "$pattern" "$tmp/out"; then
-    echo "FAIL: attune $* -> exit $got (want $code), output:"
-    sed 's/^/  | /' "$tmp/out"
-    failures=$((failures + 1))
-  else
-    echo "ok: attune $*"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 expect 0 "tune" -- --help
 expect 0 "--strategy" -- tune gemm --help

@@ -55,19 +55,7 @@ code=$?
 grep -q "Resume with the same command" "$tmp/int.out" || fail "Ctrl-C did not say how to resume"
 grep -q -- "--db $tmp/int.db" "$tmp/int.out" || fail "resume command lacks --db"
 
-expect() {  # expect CODE PATTERN -- ARGS...
-  local code="$1" pattern="$2"
-  shift 3
-  "$attune" "$@" >"$tmp/out" 2>&1
-  local got=$?
-  if [ "$got" -ne "$code" ] || ! grep -qE -- "$pattern" "$tmp/out"; then
-    echo "FAIL: attune $* -> exit $got (want $code), output:"
-    sed 's/^/  | /' "$tmp/out"
-    failures=$((failures + 1))
-  else
-    echo "ok: attune $*"
-  fi
-}
+source "$(dirname "$0")/lib.sh"
 
 expect 0 "m=48,n=40,k=24;f32" -- db list --db "$tmp/ref.db"
 expect 0 '"measurements": 16' -- db list --db "$tmp/ref.db" --json

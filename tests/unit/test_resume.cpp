@@ -18,6 +18,7 @@
 #include "attune/strategy_registry.hpp"
 #include "attune/tuner.hpp"
 #include "attune/tuning_database.hpp"
+#include "support/scripted_kernel.hpp"
 
 namespace attune {
 namespace {
@@ -35,21 +36,7 @@ SearchSpace resume_space() {
 
 // Deterministic time per call with structure for a model to learn: best near block=64, tile=4,
 // unroll=2, vector=4; a few planted compile and runtime failures.
-class ScriptedKernel final : public PreparedKernel {
- public:
-  explicit ScriptedKernel(double t) : t_(t) {}
-  VerifyResult verify() override {
-    const std::vector<float> got{1.0f};
-    const std::vector<double> expected{1.0};
-    return compare(got, expected, Tolerance{1e-6, 1e-6});
-  }
-  RunOutcome run(std::size_t calls) override {
-    return RunOutcome{Status::Ok, t_ * static_cast<double>(calls), {}};
-  }
-
- private:
-  double t_;
-};
+using test_support::ScriptedKernel;
 
 class ScriptedBackend final : public Backend {
  public:

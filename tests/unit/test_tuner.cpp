@@ -11,6 +11,7 @@
 #include "attune/evaluator.hpp"
 #include "attune/strategy_registry.hpp"
 #include "attune/tuner.hpp"
+#include "support/scripted_kernel.hpp"
 
 namespace attune {
 namespace {
@@ -28,22 +29,7 @@ double scripted_time(const Config& c) {
   return 1e-3 * (1.0 + std::abs(std::log2(tile) - 3.0) + std::abs(unroll - 2.0));
 }
 
-class ScriptedKernel final : public PreparedKernel {
- public:
-  ScriptedKernel(double t, bool wrong) : t_(t), wrong_(wrong) {}
-  VerifyResult verify() override {
-    const std::vector<float> got{wrong_ ? 2.0f : 1.0f};
-    const std::vector<double> expected{1.0};
-    return compare(got, expected, Tolerance{1e-6, 1e-6});
-  }
-  RunOutcome run(std::size_t calls) override {
-    return RunOutcome{Status::Ok, t_ * static_cast<double>(calls), {}};
-  }
-
- private:
-  double t_;
-  bool wrong_;
-};
+using test_support::ScriptedKernel;
 
 class ScriptedBackend final : public Backend {
  public:

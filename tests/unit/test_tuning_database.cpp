@@ -20,6 +20,7 @@
 #include "attune/strategy_registry.hpp"
 #include "attune/tuner.hpp"
 #include "attune/tuning_database.hpp"
+#include "support/scripted_kernel.hpp"
 
 namespace attune {
 namespace {
@@ -92,21 +93,7 @@ StoredMeasurement ok_measurement(const SearchSpace& space, std::size_t index, do
 }
 
 // A scripted backend: time per call is a known function of the configuration.
-class ScriptedKernel final : public PreparedKernel {
- public:
-  explicit ScriptedKernel(double t) : t_(t) {}
-  VerifyResult verify() override {
-    const std::vector<float> got{1.0f};
-    const std::vector<double> expected{1.0};
-    return compare(got, expected, Tolerance{1e-6, 1e-6});
-  }
-  RunOutcome run(std::size_t calls) override {
-    return RunOutcome{Status::Ok, t_ * static_cast<double>(calls), {}};
-  }
-
- private:
-  double t_;
-};
+using test_support::ScriptedKernel;
 
 class ScriptedBackend final : public Backend {
  public:

@@ -103,19 +103,6 @@ std::string shape_text(const cpu::GemmProblem& p) {
   return std::to_string(p.m) + "x" + std::to_string(p.n) + "x" + std::to_string(p.k);
 }
 
-double gflops(const cpu::GemmProblem& p, double seconds) {
-  return seconds > 0 ? p.flops() / seconds * 1e-9 : 0.0;
-}
-
-std::string describe(const Config& config) {
-  std::string text;
-  for (std::size_t i = 0; i < config.space().params().size(); ++i) {
-    if (!text.empty()) text += ' ';
-    text += config.space().params()[i].name + '=' + config.value(i).to_string();
-  }
-  return text;
-}
-
 // The configuration attune uses for one shape, and how it was found.
 struct Decision {
   std::size_t index = 0;
@@ -251,7 +238,7 @@ struct Row {
   std::optional<double> gflops_of(const std::string& name) const {
     for (const Participant& p : participants) {
       if (p.name == name) {
-        if (auto s = p.median_s()) return gflops(problem, *s);
+        if (auto s = p.median_s()) return problem.gflops(*s);
       }
     }
     return std::nullopt;
@@ -260,7 +247,7 @@ struct Row {
     std::optional<double> best;
     for (const Participant& p : participants) {
       if (p.peer == nullptr) continue;
-      if (auto s = p.median_s()) best = std::max(best.value_or(0.0), gflops(problem, *s));
+      if (auto s = p.median_s()) best = std::max(best.value_or(0.0), problem.gflops(*s));
     }
     return best;
   }
@@ -435,7 +422,7 @@ void run_bench_gemm(const BenchGemmOptions& o) {
       row.decision = decide_configuration(space, backend, threads, earlier_best, o, budget, tune_s);
       earlier_best.push_back(row.decision.index);
       const Config tuned = space.at(row.decision.index);
-      row.config = describe(tuned);
+      row.config = tuned.describe();
 
       auto add_config = [&](const std::string& name, const Config& config) {
         Participant p;

@@ -28,16 +28,6 @@ struct ReplayOptions {
   bool quiet = false;
 };
 
-std::string describe(const Config& config) {
-  std::string text;
-  for (std::size_t i = 0; i < config.space().params().size(); ++i) {
-    if (config.space().params()[i].values.size() == 1) continue;  // fixed: says nothing
-    if (!text.empty()) text += ' ';
-    text += config.space().params()[i].name + '=' + config.value(i).to_string();
-  }
-  return text;
-}
-
 // One line per distinct evaluation: what was evaluated and the best so far against the optimum.
 class ReplayPrinter final : public TuneObserver {
  public:
@@ -54,9 +44,9 @@ class ReplayPrinter final : public TuneObserver {
     }
     if (std::isfinite(best_)) {
       std::printf("%4zu %s   best %.4f ms = %.3fx optimum   %s\n", progress.done, result,
-                  best_ * 1e3, best_ / optimum_s_, describe(config).c_str());
+                  best_ * 1e3, best_ / optimum_s_, config.describe(true).c_str());
     } else {
-      std::printf("%4zu %s   best -   %s\n", progress.done, result, describe(config).c_str());
+      std::printf("%4zu %s   best -   %s\n", progress.done, result, config.describe(true).c_str());
     }
   }
 
@@ -108,7 +98,7 @@ void run_replay_command(const ReplayOptions& o) {
   if (best) {
     std::printf("best %.4f ms = %.3fx the optimum: %s\n", best->measurement.objective() * 1e3,
                 best->measurement.objective() / replay.optimum_s(),
-                describe(replay.space().at(best->index)).c_str());
+                replay.space().at(best->index).describe(true).c_str());
   } else {
     std::printf("no evaluated configuration ran correctly\n");
   }

@@ -62,41 +62,28 @@ extern "C" void on_interrupt(int) {
 
 constexpr int kInterruptedExit = 130;
 
-double gflops(const cpu::GemmProblem& problem, double seconds) {
-  return seconds > 0 ? problem.flops() / seconds * 1e-9 : 0.0;
-}
-
 nlohmann::json result_json(const Config& config, const Measurement& m,
                            const cpu::GemmProblem& problem) {
   nlohmann::json j{{"config", config.to_json()}, {"status", to_string(m.status)}};
   if (m.ok()) {
     j["median_ms"] = m.summary.median * 1e3;
     j["ci95_ms"] = {m.summary.ci_low * 1e3, m.summary.ci_high * 1e3};
-    j["gflops"] = gflops(problem, m.summary.median);
+    j["gflops"] = problem.gflops(m.summary.median);
   } else {
     j["message"] = m.message;
   }
   return j;
 }
 
-std::string describe(const Config& config) {
-  std::string text;
-  for (std::size_t i = 0; i < config.space().params().size(); ++i) {
-    if (!text.empty()) text += ' ';
-    text += config.space().params()[i].name + '=' + config.value(i).to_string();
-  }
-  return text;
-}
-
 void print_line(const char* label, const Config& config, const Measurement& m,
                 const cpu::GemmProblem& problem) {
   if (!m.ok()) {
-    std::printf("%-8s %s\n         %s: %s\n", label, describe(config).c_str(),
+    std::printf("%-8s %s\n         %s: %s\n", label, config.describe().c_str(),
                 std::string(to_string(m.status)).c_str(), m.message.c_str());
     return;
   }
   std::printf("%-8s %s\n         %.4g GFLOP/s  (median %s, 95%% CI %s .. %s, %zu samples)\n", label,
-              describe(config).c_str(), gflops(problem, m.summary.median),
+              config.describe().c_str(), problem.gflops(m.summary.median),
               format_seconds(m.summary.median).c_str(), format_seconds(m.summary.ci_low).c_str(),
               format_seconds(m.summary.ci_high).c_str(), m.samples_s.size());
 }
@@ -208,7 +195,7 @@ int run_tune_gemm(const TuneGemmOptions& o) {
   Tuner tuner(space, evaluator, *strategy, options);
   ProgressObserver progress(stderr, [&](double s) {
     char text[32];
-    std::snprintf(text, sizeof text, "%.3g GFLOP/s", gflops(problem, s));
+    std::snprintf(text, sizeof text, "%.3g GFLOP/s", problem.gflops(s));
     return std::string(text);
   });
   if (!o.quiet) tuner.add_observer(progress);
@@ -266,7 +253,7 @@ int run_tune_gemm(const TuneGemmOptions& o) {
           {"verify_ms", m.verify_s * 1e3},          {"recalled", e.recalled}};
       if (m.ok()) {
         row["median_ms"] = m.summary.median * 1e3;
-        row["gflops"] = gflops(problem, m.summary.median);
+        row["gflops"] = problem.gflops(m.summary.median);
         row["rechecked"] = m.rechecked;
       } else {
         row["message"] = m.message;

@@ -27,6 +27,8 @@ struct GemmProblem {
   Problem key() const;
   /// 2 m n k: the floating-point operations of one call.
   double flops() const { return 2.0 * m * n * k; }
+  /// The rate one call lasting `seconds` achieves; 0 for a non-positive time.
+  double gflops(double seconds) const { return seconds > 0 ? flops() / seconds * 1e-9 : 0.0; }
 };
 
 /// The SGEMM search space for `isa` with up to `max_threads` threads: micro-tile MR x NR (the
