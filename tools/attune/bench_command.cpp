@@ -25,6 +25,7 @@
 #include "attune/tuning_database.hpp"
 #include "bench_peers.hpp"
 #include "commands.hpp"
+#include "output_file.hpp"
 #include "fma_peak.hpp"
 
 namespace attune::cli {
@@ -367,14 +368,7 @@ void run_bench_gemm(const BenchGemmOptions& o) {
     registry.create(o.strategy);
   }
   std::ofstream json_out;
-  if (!o.json_path.empty()) {
-    json_out.open(o.json_path);
-    if (!json_out) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "cannot write the JSON report to '" + o.json_path +
-                      "': check that the directory exists and is writable");
-    }
-  }
+  if (!o.json_path.empty()) json_out = open_output_file(o.json_path, "JSON report");
   const std::size_t budget = o.budget.value_or(o.quick ? 8 : kDefaultBudget);
   const double tune_s = o.tune_s.value_or(o.quick ? 5.0 : kDefaultTuneSeconds);
   const int rounds = o.rounds.value_or(o.quick ? 2 : kDefaultRounds);

@@ -12,6 +12,7 @@
 #include "attune/error.hpp"
 #include "attune/strategy_registry.hpp"
 #include "commands.hpp"
+#include "output_file.hpp"
 #include "start_file.hpp"
 
 namespace attune::cli {
@@ -60,14 +61,7 @@ void run_replay_command(const ReplayOptions& o) {
   register_builtin_strategies(registry);
   std::unique_ptr<Strategy> strategy = registry.create(o.strategy);
   std::ofstream json_out;
-  if (!o.json_path.empty()) {
-    json_out.open(o.json_path);
-    if (!json_out) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "cannot write the JSON result to '" + o.json_path +
-                      "': check that the directory exists and is writable");
-    }
-  }
+  if (!o.json_path.empty()) json_out = open_output_file(o.json_path, "JSON result");
   const replay::ReplaySpace replay = replay::ReplaySpace::load(o.space_path, o.include_failed);
   std::vector<std::size_t> initial;
   if (!o.start_path.empty()) initial = read_start_file(o.start_path, replay.space());

@@ -22,6 +22,7 @@
 #include "attune/tuner.hpp"
 #include "attune/tuning_database.hpp"
 #include "commands.hpp"
+#include "output_file.hpp"
 #include "start_file.hpp"
 
 namespace attune::cli {
@@ -113,14 +114,7 @@ int run_tune_gemm(const TuneGemmOptions& o) {
   std::unique_ptr<Strategy> strategy = registry.create(o.strategy);
   // Open the report before tuning, so a bad path fails now and not after minutes of measuring.
   std::ofstream json_out;
-  if (!o.json_path.empty()) {
-    json_out.open(o.json_path);
-    if (!json_out) {
-      throw Error(ErrorCode::InvalidArgument,
-                  "cannot write the JSON report to '" + o.json_path +
-                      "': check that the directory exists and is writable");
-    }
-  }
+  if (!o.json_path.empty()) json_out = open_output_file(o.json_path, "JSON report");
 
   const cpu::GemmProblem problem{o.m, o.n, o.k, o.alpha, o.beta};
   const SearchSpace space = cpu::gemm_search_space(isa, threads);
