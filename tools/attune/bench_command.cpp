@@ -517,11 +517,7 @@ void run_bench_gemm(const BenchGemmOptions& o) {
         {"peers", std::move(peers_json)},
         {"results", std::move(results)},
     };
-    json_out << report.dump(2) << '\n';
-    json_out.flush();
-    if (!json_out) {
-      throw Error(ErrorCode::Io, "cannot write the JSON report to '" + o.json_path + "'");
-    }
+    write_json(json_out, report, o.json_path, "JSON report");
   }
 }
 

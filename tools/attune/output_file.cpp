@@ -16,4 +16,13 @@ std::ofstream open_output_file(const std::string& path, std::string_view what) {
   return out;
 }
 
+void write_json(std::ofstream& out, const nlohmann::json& document, const std::string& path,
+                std::string_view what) {
+  out << document.dump(2) << '\n';
+  out.flush();
+  if (!out) {
+    throw Error(ErrorCode::Io, "cannot write the " + std::string(what) + " to '" + path + "'");
+  }
+}
+
 }  // namespace attune::cli

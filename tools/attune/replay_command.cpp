@@ -122,11 +122,7 @@ void run_replay_command(const ReplayOptions& o) {
         {"trajectory", std::move(trajectory)},
     };
     if (best) report["best"] = replay.space().at(best->index).to_json();
-    json_out << report.dump(2) << '\n';
-    json_out.flush();
-    if (!json_out) {
-      throw Error(ErrorCode::Io, "cannot write the JSON result to '" + o.json_path + "'");
-    }
+    write_json(json_out, report, o.json_path, "JSON result");
   }
 }
 

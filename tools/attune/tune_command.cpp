@@ -271,12 +271,7 @@ int run_tune_gemm(const TuneGemmOptions& o) {
         {"measurements", std::move(measurements)},
     };
     if (db) report["database"] = db->path().string();
-    json_out << report.dump(2) << '\n';
-    json_out.flush();
-    if (!json_out) {
-      throw Error(ErrorCode::Io, "cannot write the JSON report to '" + o.json_path +
-                                     "': check that the directory exists and is writable");
-    }
+    write_json(json_out, report, o.json_path, "JSON report");
   }
   return 0;
 }
