@@ -9,6 +9,9 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libxxhash-dev zlib1g-dev
   libsqlite3-dev libssl-dev clang libclang-rt-dev
   libeigen3-dev python3-venv
+  # Spec files (toml++) and the OpenCL backend: headers, the ICD loader, and PoCL to run OpenCL
+  # on this CPU when there is no GPU.
+  libtomlplusplus-dev opencl-headers ocl-icd-opencl-dev pocl-opencl-icd clinfo
   # Peers of `attune bench gemm`, loaded at run time; neither the library nor the CLI links them.
   libopenblas-dev libdnnl-dev
 )

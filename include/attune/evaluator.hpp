@@ -13,6 +13,13 @@
 
 namespace attune {
 
+/// A configuration that prepare() has built, waiting for measure() to verify and time it.
+struct PreparedConfig {
+  Prepared prepared;
+  /// The status and reason of a failed build, and the build time; no samples.
+  Measurement stages;
+};
+
 class Evaluator {
  public:
   /// `backend` must outlive the evaluator.
@@ -22,6 +29,13 @@ class Evaluator {
   /// that looks too good to be true. A configuration that fails verification is never timed and
   /// can never be the best.
   Measurement evaluate(const Config& config, std::optional<double> best_so_far_s = std::nullopt);
+
+  /// The two halves of evaluate(), for a pipeline that builds ahead: prepare() builds (compiles)
+  /// and may run on a worker thread when backend().concurrent_prepare() is true; measure()
+  /// verifies and times on the measuring thread. A build failure passes through measure() as its
+  /// measurement.
+  PreparedConfig prepare(const Config& config);
+  Measurement measure(PreparedConfig prepared, std::optional<double> best_so_far_s = std::nullopt);
 
   /// Measures `configs` side by side: each is prepared and verified once, then timed in `rounds`
   /// alternating rounds (A B C A B C ...), so that the machine's drift affects all of them alike.

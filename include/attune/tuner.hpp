@@ -5,6 +5,7 @@
 /// Observers see every event. A configuration is measured at most once per run: when a strategy
 /// proposes one again, it is answered from the run's own results.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -43,16 +44,48 @@ struct Evaluation {
 /// state (Strategy::save_state) right after the last of them.
 struct TuneCheckpoint {
   std::vector<Evaluation> evaluations;
-  /// Null when nothing was committed; then the strategy simply starts afresh.
+  /// As the commit hook got it (with the proposals in flight, if any). Null when nothing was
+  /// committed; then the strategy simply starts afresh.
   nlohmann::json strategy_state;
   /// Wall-clock seconds the interrupted run had used; they count against a time budget.
   double elapsed_s = 0.0;
 };
 
+/// Compile ahead while measuring: the tuner asks the strategy for configurations before the one
+/// being measured is done, builds them on worker threads, and measures them one at a time in the
+/// order proposed. The look-ahead depth adapts between 1 and max_lookahead: it grows while the
+/// measuring thread waits for a build and shrinks while built configurations wait to be measured.
+/// Used only with a backend whose prepare() is concurrent (Backend::concurrent_prepare()).
+///
+/// A strategy that learns from each result proposes from older knowledge when the tuner runs
+/// ahead, and since the depth follows the machine's timing, the order of proposals is then not
+/// reproducible for a seed; max_lookahead = 0 measures strictly one configuration after another,
+/// which is. Resuming is exact either way: the proposals in flight are part of the checkpoint.
+struct PipelineOptions {
+  std::size_t max_lookahead = 8;
+  std::size_t prepare_threads = 1;  ///< threads that build ahead
+};
+
+/// Where a run's wall time went, per stage.
+struct PipelineTelemetry {
+  bool pipelined = false;
+  double strategy_s = 0.0;  ///< asking the strategy
+  double prepare_s = 0.0;   ///< building, summed over configurations (on workers when pipelined)
+  double measure_s = 0.0;   ///< verifying and timing on the device
+  double wait_s = 0.0;      ///< the measuring thread waiting for a build
+  std::size_t max_depth = 0;  ///< deepest look-ahead reached
+  /// Share of the run's wall time the device was not measuring (building, choosing, waiting).
+  double idle_fraction(double elapsed_s) const {
+    return elapsed_s > 0 ? std::max(0.0, 1.0 - measure_s / elapsed_s) : 0.0;
+  }
+};
+
 /// Called after each evaluation with the strategy's state after it has been told the result (for
 /// an initial configuration, which the strategy has not been told yet, its state as it stands).
-/// Storing both atomically is what makes a resumed run identical to the uninterrupted one. An
-/// exception thrown here ends the run and propagates out of Tuner::run().
+/// When the pipeline runs ahead, the state also names the proposals in flight (it is then
+/// {"strategy_state": state, "tuner_in_flight": [indices]}); either form resumes. Storing both atomically is
+/// what makes a resumed run identical to the uninterrupted one. An exception thrown here ends the
+/// run and propagates out of Tuner::run().
 using CommitHook =
     std::function<void(const Evaluation& evaluation, const nlohmann::json& strategy_state)>;
 
@@ -76,6 +109,7 @@ struct TuneOptions {
   /// Measurements known from elsewhere (a tuning database) for a space index, used instead of
   /// measuring again; failures are recalled too, so a failed configuration is never retried.
   std::function<std::optional<Measurement>(std::size_t index)> recall;
+  PipelineOptions pipeline;
 };
 
 enum class StopReason { BudgetEvaluations, BudgetSeconds, Exhausted, Interrupted };
@@ -87,6 +121,7 @@ struct TuneResult {
   std::optional<std::size_t> best;
   StopReason stop_reason = StopReason::Exhausted;
   double elapsed_s = 0.0;
+  PipelineTelemetry telemetry;
 
   const Evaluation* best_evaluation() const { return best ? &evaluations[*best] : nullptr; }
 };

@@ -14,16 +14,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// A configuration after preparation and verification: `prepared.kernel` is set when it is ready
-// to time; `stages` holds the compile and verify times, and the status and reason of a failure.
-struct Checked {
-  Prepared prepared;
-  Measurement stages;
-};
-
-Checked prepare_and_verify(Backend& backend, const Config& config) {
-  Checked out;
-  Measurement& stages = out.stages;
+// Builds `config`; a thrown exception is a failed build, with its message.
+PreparedConfig prepare_stage(Backend& backend, const Config& config) {
+  PreparedConfig out;
   Prepared& prepared = out.prepared;
   const auto prepare_start = std::chrono::steady_clock::now();
   try {
@@ -32,30 +25,48 @@ Checked prepare_and_verify(Backend& backend, const Config& config) {
     prepared.status = Status::CompileFailed;
     prepared.message = e.what();
   }
-  stages.compile_s = prepared.compile_s > 0 ? prepared.compile_s : seconds_since(prepare_start);
+  out.stages.compile_s = prepared.compile_s > 0 ? prepared.compile_s : seconds_since(prepare_start);
   if (prepared.status != Status::Ok || !prepared.kernel) {
-    stages.status = prepared.status == Status::Ok ? Status::CompileFailed : prepared.status;
-    stages.message = prepared.message;
-    return out;
+    out.stages.status = prepared.status == Status::Ok ? Status::CompileFailed : prepared.status;
+    out.stages.message = prepared.message;
+    prepared.kernel.reset();
   }
+  return out;
+}
 
+// Runs a built configuration once against the reference. On failure the kernel is released and
+// `stages` holds the status and reason; on success the kernel is ready to time.
+void verify_stage(PreparedConfig& out) {
+  if (!out.prepared.kernel) return;
+  Measurement& stages = out.stages;
   const auto verify_start = std::chrono::steady_clock::now();
   VerifyResult check;
   try {
-    check = prepared.kernel->verify();
+    check = out.prepared.kernel->verify();
+  } catch (const KernelFailure& e) {
+    stages.status = e.status();
+    stages.message = e.what();
+    stages.verify_s = seconds_since(verify_start);
+    out.prepared.kernel.reset();
+    return;
   } catch (const std::exception& e) {
     stages.status = Status::RuntimeFailed;
     stages.message = e.what();
     stages.verify_s = seconds_since(verify_start);
-    prepared.kernel.reset();
-    return out;
+    out.prepared.kernel.reset();
+    return;
   }
   stages.verify_s = seconds_since(verify_start);
   if (!check.ok) {
     stages.status = Status::VerifyFailed;
     stages.message = check.message;
-    prepared.kernel.reset();
+    out.prepared.kernel.reset();
   }
+}
+
+PreparedConfig prepare_and_verify(Backend& backend, const Config& config) {
+  PreparedConfig out = prepare_stage(backend, config);
+  verify_stage(out);
   return out;
 }
 
@@ -65,18 +76,24 @@ Evaluator::Evaluator(Backend& backend, Harness harness)
     : backend_(backend), harness_(std::move(harness)) {}
 
 Measurement Evaluator::evaluate(const Config& config, std::optional<double> best_so_far_s) {
-  Checked checked = prepare_and_verify(backend_, config);
-  if (!checked.prepared.kernel) return checked.stages;
-  PreparedKernel& kernel = *checked.prepared.kernel;
+  return measure(prepare(config), best_so_far_s);
+}
+
+PreparedConfig Evaluator::prepare(const Config& config) { return prepare_stage(backend_, config); }
+
+Measurement Evaluator::measure(PreparedConfig prepared, std::optional<double> best_so_far_s) {
+  verify_stage(prepared);
+  if (!prepared.prepared.kernel) return std::move(prepared.stages);
+  PreparedKernel& kernel = *prepared.prepared.kernel;
   Measurement m =
       harness_.measure([&](std::size_t calls) { return kernel.run(calls); }, best_so_far_s);
-  m.compile_s = checked.stages.compile_s;
-  m.verify_s = checked.stages.verify_s;
+  m.compile_s = prepared.stages.compile_s;
+  m.verify_s = prepared.stages.verify_s;
   return m;
 }
 
 std::vector<Measurement> Evaluator::compare(std::span<const Config> configs, int rounds) {
-  std::vector<Checked> checked;
+  std::vector<PreparedConfig> checked;
   std::vector<Measurement> results;
   for (const Config& config : configs) {
     checked.push_back(prepare_and_verify(backend_, config));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -36,7 +37,10 @@ class ScriptedBackend final : public Backend {
   const DeviceInfo& device() const override { return device_; }
   std::string kernel_id() const override { return "test.scripted/1"; }
   Prepared prepare(const Config& c) override {
-    ++prepares[c.key()];
+    {
+      std::lock_guard lock(mutex);
+      ++prepares[c.key()];
+    }
     if (delay_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(delay_s));
     Prepared p;
     if (c.int_of("tile") == 32) {
@@ -50,8 +54,11 @@ class ScriptedBackend final : public Backend {
     p.kernel = std::make_unique<ScriptedKernel>(t, wrong);
     return p;
   }
+  bool concurrent_prepare() const override { return concurrent; }
+  std::mutex mutex;
   std::map<std::string, int> prepares;
   double delay_s = 0;
+  bool concurrent = false;
 
  private:
   DeviceInfo device_ = DeviceInfo::host_cpu();
@@ -145,6 +152,88 @@ TEST(Tuner, InitialConfigurationIsNotMeasuredAgainWhenProposed) {
   const TuneResult r = tuner.run();
   EXPECT_EQ(r.evaluations.size(), s.size());
   for (const auto& [key, count] : backend.prepares) EXPECT_EQ(count, 1) << key;
+}
+
+std::vector<std::size_t> indices_of(const TuneResult& r) {
+  std::vector<std::size_t> out;
+  for (const Evaluation& e : r.evaluations) out.push_back(e.index);
+  return out;
+}
+
+TuneResult tune_random(ScriptedBackend& backend, std::size_t max_lookahead,
+                       const std::atomic<bool>* stop = nullptr, CommitHook commit = {},
+                       std::optional<TuneCheckpoint> resume = std::nullopt) {
+  const SearchSpace s = space();
+  Evaluator evaluator(backend, Harness(fast_harness()));
+  auto strategy = make("random");
+  TuneOptions options;
+  options.seed = 5;
+  options.budget.evaluations = 12;
+  options.initial = {s.size() - 1};
+  options.pipeline.max_lookahead = max_lookahead;
+  options.pipeline.prepare_threads = 2;
+  options.stop_requested = stop;
+  options.commit = std::move(commit);
+  options.resume = std::move(resume);
+  return Tuner(s, evaluator, *strategy, options).run();
+}
+
+TEST(TunerPipeline, BuildsAheadAndMeasuresWhatTheSerialRunMeasures) {
+  ScriptedBackend serial_backend;
+  serial_backend.concurrent = true;
+  const TuneResult serial = tune_random(serial_backend, 0);
+  EXPECT_FALSE(serial.telemetry.pipelined);
+
+  ScriptedBackend backend;
+  backend.concurrent = true;
+  backend.delay_s = 0.02;  // builds far slower than measurements: the look-ahead must grow
+  const TuneResult piped = tune_random(backend, 6);
+  EXPECT_TRUE(piped.telemetry.pipelined);
+  EXPECT_GT(piped.telemetry.max_depth, 1u);
+  EXPECT_LE(piped.telemetry.max_depth, 6u);
+  EXPECT_GT(piped.telemetry.wait_s, 0.0);
+  EXPECT_GT(piped.telemetry.prepare_s, 0.0);
+
+  // Random proposes in the same order whatever it has been told, so both runs measure the same
+  // configurations in the same order, with the same outcomes.
+  ASSERT_EQ(indices_of(piped), indices_of(serial));
+  for (std::size_t i = 0; i < piped.evaluations.size(); ++i) {
+    EXPECT_EQ(piped.evaluations[i].measurement.status, serial.evaluations[i].measurement.status);
+  }
+  EXPECT_EQ(piped.evaluations.size(), 12u);
+  for (const auto& [key, count] : backend.prepares) EXPECT_EQ(count, 1) << key;
+  EXPECT_EQ(indices_of(piped).front(), space().size() - 1) << "initial configuration first";
+}
+
+TEST(TunerPipeline, ResumesWithTheProposalsThatWereInFlight) {
+  ScriptedBackend reference_backend;
+  reference_backend.concurrent = true;
+  const TuneResult reference = tune_random(reference_backend, 4);
+
+  // Interrupt after five commits, keeping what a database would keep.
+  ScriptedBackend backend;
+  backend.concurrent = true;
+  backend.delay_s = 0.01;
+  std::atomic<bool> stop{false};
+  TuneCheckpoint checkpoint;
+  bool saw_in_flight = false;
+  const TuneResult first = tune_random(
+      backend, 4, &stop, [&](const Evaluation& e, const nlohmann::json& state) {
+        checkpoint.evaluations.push_back(e);
+        checkpoint.strategy_state = state;
+        saw_in_flight = saw_in_flight || state.contains("tuner_in_flight");
+        if (checkpoint.evaluations.size() == 5) stop = true;
+      });
+  EXPECT_EQ(first.stop_reason, StopReason::Interrupted);
+  ASSERT_EQ(first.evaluations.size(), 5u);
+  EXPECT_TRUE(saw_in_flight) << "the pipeline never ran ahead: the test proves nothing";
+
+  ScriptedBackend resumed_backend;
+  resumed_backend.concurrent = true;
+  const TuneResult resumed = tune_random(resumed_backend, 4, nullptr, {}, checkpoint);
+  EXPECT_EQ(indices_of(resumed), indices_of(reference));
+  for (const auto& [key, count] : resumed_backend.prepares) EXPECT_EQ(count, 1) << key;
+  EXPECT_EQ(resumed_backend.prepares.size(), reference.evaluations.size() - 5);
 }
 
 TEST(Tuner, TimeBudgetStopsTheRun) {

@@ -21,29 +21,14 @@
 #include "attune/tuner.hpp"
 #include "attune/tuning_database.hpp"
 #include "support/scripted_kernel.hpp"
+#include "support/temp_dir.hpp"
 
 namespace attune {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/attune_db_test_XXXXXX";
-    path_ = mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, ec);
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 template <typename F>
 std::string error_of(F&& f) {

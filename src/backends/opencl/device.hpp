@@ -1,0 +1,40 @@
+#pragma once
+// Which OpenCL device the backend runs on, and what it may ask of it.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "attune/backends/opencl.hpp"
+#include "attune/device_info.hpp"
+#include "cl_api.hpp"
+
+namespace attune::opencl::detail {
+
+/// The limits prepare() checks a configuration against before building it.
+struct DeviceLimits {
+  std::size_t max_work_group_size = 1;
+  std::array<std::size_t, 3> max_work_item_sizes{1, 1, 1};
+  std::size_t max_dimensions = 3;
+  std::uint64_t local_mem_bytes = 0;
+  std::uint64_t max_alloc_bytes = 0;
+  std::uint64_t global_mem_bytes = 0;
+};
+
+struct SelectedDevice {
+  cl_platform_id platform = nullptr;
+  cl_device_id device = nullptr;
+  DeviceInfo info;
+  DeviceLimits limits;
+  /// PoCL compiles a kernel's work-group function at its first launch for each local size, not
+  /// in clBuildProgram (see prepare() in opencl_backend.cpp).
+  bool compiles_at_first_launch = false;
+};
+
+/// The device `options.device` (else $ATTUNE_OPENCL_DEVICE) names, as a case-insensitive
+/// substring of "<platform>: <device>"; with neither, the first GPU, else the first device.
+/// Throws Error(Unsupported) when there is no device at all, Error(NotFound) listing the devices
+/// when none matches.
+SelectedDevice select_device(const OpenClOptions& options);
+
+}  // namespace attune::opencl::detail
