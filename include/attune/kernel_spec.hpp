@@ -106,6 +106,9 @@ struct VerifySpec {
   /// macros still compiles.
   std::filesystem::path reference_source;
   std::string reference_entry;
+  /// OpenCL: the reference kernel's launch geometry; empty global: the tuned kernel's geometry at
+  /// the default configuration.
+  LaunchSpec reference_launch;
   /// Answer: output argument name -> file (.npy or raw), resolved against the spec's directory.
   std::vector<std::pair<std::string, std::filesystem::path>> answers;
   Tolerance tolerance{1e-5, 1e-3};

@@ -115,7 +115,7 @@ constexpr std::string_view kRandomKeys[] = {"seed", "low", "high"};
 constexpr std::string_view kRangeInitKeys[] = {"start", "step"};
 constexpr std::string_view kLaunchKeys[] = {"global", "local"};
 constexpr std::string_view kVerifyKeys[] = {"reference", "answer", "tolerance"};
-constexpr std::string_view kReferenceKeys[] = {"source", "entry"};
+constexpr std::string_view kReferenceKeys[] = {"source", "entry", "global", "local"};
 constexpr std::string_view kToleranceKeys[] = {"rel_l2", "max_abs"};
 constexpr std::string_view kObjectiveKeys[] = {"flops", "bytes"};
 constexpr std::string_view kTuningKeys[] = {"strategy", "budget",    "time_s",
@@ -748,6 +748,28 @@ class SpecReader {
         if (const toml::node* source = table.get("source")) {
           v.reference_source =
               existing_file(*source, "verify.reference.source", "reference source");
+        }
+        // OpenCL: the reference kernel's own launch geometry; without one it is launched like the
+        // tuned kernel at the default configuration.
+        if (const toml::node* global = table.get("global")) {
+          if (spec_.backend != "opencl") {
+            fail(at(global, "verify.reference.global"),
+                 "a launch geometry is for OpenCL reference kernels; a " + spec_.backend +
+                     " reference is an ordinary function call");
+          }
+          v.reference_launch.where = at(&table, "verify.reference");
+          v.reference_launch.global = dimensions(*global, "verify.reference.global");
+          if (const toml::node* local = table.get("local")) {
+            v.reference_launch.local = dimensions(*local, "verify.reference.local");
+            if (v.reference_launch.local.size() != v.reference_launch.global.size()) {
+              fail(at(local, "verify.reference.local"),
+                   "expected " + std::to_string(v.reference_launch.global.size()) +
+                       " dimensions, as in `global`, got " +
+                       std::to_string(v.reference_launch.local.size()));
+            }
+          }
+        } else if (const toml::node* local = table.get("local")) {
+          fail(at(local, "verify.reference.local"), "`local` needs `global` beside it");
         }
       }
     }

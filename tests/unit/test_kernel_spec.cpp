@@ -620,6 +620,10 @@ const Malformed kMalformed[] = {
      "params.restrictions[0]", "column"},
     {"LaunchForCpp", "[params]\nB = [1]\n[launch]\nglobal = [\"m\"]\n", 9, "launch",
      "for OpenCL kernels"},
+    {"ReferenceLaunchForCpp",
+     "[params]\nB = [1]\n[[arguments]]\nname = \"o\"\ntype = \"float32\"\nsize = \"m\"\n"
+     "output = true\n[verify]\nreference = { entry = \"r\", global = [\"m\"] }\n",
+     15, "verify.reference.global", "for OpenCL reference kernels"},
     {"ObjectiveReadsAParameter", "[params]\nB = [1, 2]\n[objective]\nflops = \"2 * m * B\"\n", 10,
      "objective.flops", "reads parameter `B`"},
     {"AnswerForAnInput",

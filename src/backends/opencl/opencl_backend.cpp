@@ -825,7 +825,9 @@ void OpenClBackend::build_reference() {
                                  ? source_
                                  : read_text(verify.reference_source, "reference kernel source");
   const Config& config = *default_config_;
-  if (auto r = evaluate_geometry(config, spec_.launch, reference_geometry_)) {
+  const LaunchSpec& launch =
+      verify.reference_launch.global.empty() ? spec_.launch : verify.reference_launch;
+  if (auto r = evaluate_geometry(config, launch, reference_geometry_)) {
     throw Error(ErrorCode::InvalidArgument,
                 "the reference kernel's launch at the default configuration (" + config.describe() +
                     "): " + r->message);
