@@ -1,6 +1,7 @@
 // GFLOP/s of the built-in SGEMM for every compiled micro-tile of every ISA this CPU supports, at
 // square sizes with the default blocking otherwise, on 1 thread and on every parallel loop with 2
-// threads, so that the best tile shapes and loops are known before tuning. Sizes default to 1024;
+// threads, each with B packed in a pass of its own and packed ahead of use (pack_b_ahead), so that
+// the best tile shapes, loops and packing are known before tuning. Sizes default to 1024;
 // pass --size=N (repeatable) to change them. Benchmarks are registered in main, not by static
 // initializers, so that the set follows the CPU it runs on.
 
@@ -75,15 +76,25 @@ int main(int argc, char** argv) {
             ->UseRealTime();
       }
     }
-    for (GemmLoop loop : {GemmLoop::Jc, GemmLoop::Ic, GemmLoop::Jr, GemmLoop::Kc}) {
-      for (int size : sizes) {
-        GemmParams p = attune::kernels::default_params(isa, 2);
-        p.loop = loop;
-        const std::string name = "sgemm/" + std::string(to_string(isa)) + "/default/t2/" +
-                                 std::string(to_string(loop)) + "/" + std::to_string(size);
-        benchmark::RegisterBenchmark(name.c_str(), run_sgemm, p, isa, size)
-            ->Unit(benchmark::kMillisecond)
-            ->UseRealTime();
+    for (int threads : {1, 2}) {
+      for (GemmLoop loop : {GemmLoop::Jc, GemmLoop::Ic, GemmLoop::Jr, GemmLoop::Kc}) {
+        // With one thread the loop is not split: one entry suffices.
+        if (threads == 1 && loop != GemmLoop::Jc) continue;
+        for (bool ahead : {false, true}) {
+          for (int size : sizes) {
+            GemmParams p = attune::kernels::default_params(isa, threads);
+            p.loop = loop;
+            p.pack_b_ahead = ahead;
+            p.pack_b_prefetch = ahead ? 128 : 0;
+            const std::string name = "sgemm/" + std::string(to_string(isa)) + "/default" +
+                                     (ahead ? "_ahead" : "") + "/t" + std::to_string(threads) +
+                                     "/" + std::string(to_string(loop)) + "/" +
+                                     std::to_string(size);
+            benchmark::RegisterBenchmark(name.c_str(), run_sgemm, p, isa, size)
+                ->Unit(benchmark::kMillisecond)
+                ->UseRealTime();
+          }
+        }
       }
     }
   }

@@ -106,6 +106,18 @@ TEST(GemmSpace, IndexOfParamsRoundTripsAndRefusesValuesOutsideTheLists) {
     kernels::GemmParams p = kernels::default_params(isa, 1);
     p.loop = kernels::GemmLoop::Kc;  // ignored with one thread, as in the space
     EXPECT_EQ(cpu::gemm_index(space, p), cpu::default_gemm_index(space, isa, 1));
+    p.pack_b = false;
+    const auto in_place = cpu::gemm_index(space, p);
+    ASSERT_TRUE(in_place.has_value());
+    p.pack_b_ahead = true;  // ignored without pack_b, as in the space
+    p.pack_b_prefetch = 128;
+    EXPECT_EQ(cpu::gemm_index(space, p), in_place);
+    p.pack_b = true;
+    ASSERT_TRUE(cpu::gemm_index(space, p).has_value());
+    EXPECT_TRUE(cpu::gemm_params(space.at(*cpu::gemm_index(space, p))).pack_b_ahead);
+    p.pack_b_prefetch = 100;  // not in the pack_b_prefetch list
+    EXPECT_EQ(cpu::gemm_index(space, p), std::nullopt);
+    p.pack_b_prefetch = 128;
     p.kc = 100;  // not in the KC list
     EXPECT_EQ(cpu::gemm_index(space, p), std::nullopt);
     p = kernels::default_params(isa, 3);  // more threads than the space allows
@@ -132,6 +144,14 @@ TEST(GemmSpace, CandidatesAreValidAndFollowTheShape) {
       // A product this small is not worth packing or a parallel region.
       EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [](const auto& p) {
         return !p.pack_a && !p.pack_b && p.threads == 1;
+      }));
+    }
+    if (isa == Isa::Avx512 && pr.m == 64 && pr.n == 4096) {
+      // A skinny M streams B once: packed ahead, in panels as wide as each thread's share of N,
+      // split over N on two threads so that neither waits for the other.
+      EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [](const auto& p) {
+        return p.pack_b && p.pack_b_ahead && p.nc >= 2048 && p.threads == 2 &&
+               p.loop == kernels::GemmLoop::Jc;
       }));
     }
   }

@@ -214,6 +214,8 @@ TEST(Sgemm, EveryOddShapeCombination) {
         p.threads = 1 + (index / 7) % 2;
         p.prefetch = (index % 3) * 4;
         p.jr_outer = (index / 11) % 2 == 0;
+        p.pack_b_ahead = (index / 13) % 2 == 0;
+        p.pack_b_prefetch = (index / 26) % 2 * 64;
         ++index;
         ASSERT_EQ(check(p, v.isa), "");
         const Matrix a(m, k, 3, rng);
@@ -242,12 +244,14 @@ TEST(Sgemm, EveryTilePackingLoopAndThreadCount) {
     const Expected e = expect_all(a, b, c, kAlpha, kBeta);
     int index = 0;
     for (const Variant& v : all_tiles()) {
-      for (int packing = 0; packing < 4; ++packing) {
+      // Packing 0-3: A and B each packed or not; 4-5: B packed ahead, A packed or not.
+      for (int packing = 0; packing < 6; ++packing) {
         for (GemmLoop loop : kLoops) {
           for (int threads : {1, 2}) {
             GemmParams p = small_blocks(v.isa, v.tile.first, v.tile.second);
             p.pack_a = (packing & 1) != 0;
-            p.pack_b = (packing & 2) != 0;
+            p.pack_b = (packing & 2) != 0 || packing >= 4;
+            p.pack_b_ahead = packing >= 4;
             p.loop = loop;
             p.threads = threads;
             // Consecutive cases walk all four pairs of (prefetch, jr_outer), so both loop orders
@@ -257,6 +261,47 @@ TEST(Sgemm, EveryTilePackingLoopAndThreadCount) {
             ASSERT_EQ(check(p, v.isa), "");
             ASSERT_TRUE(run_case(p, v.isa, a, b, c, kAlpha, kBeta, e))
                 << "m=" << s.m << " n=" << s.n << " k=" << s.k << " isa=" << to_string(v.isa) << " "
+                << to_string(p);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Packing ahead hands each micro-kernel call a share of the next B panel: across pc steps, from
+// the last pc step of one jc step to the first of the next, into a narrower last jc step, with
+// more units than k-iterations (one row panel and a short last K block), with fewer row panels
+// than threads (a thread with no micro-kernel call copies its share itself), with the panel
+// shared by a team or private, and under jr with the micro-panels each thread owns moving where
+// the panels narrow, for every parallel loop and source prefetch distance.
+TEST(Sgemm, PackingAheadCoversEveryPanelTransition) {
+  const std::uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  std::mt19937_64 rng(seed);
+  struct Shape {
+    int m, n, k;
+  };
+  for (const Isa isa : supported_isas()) {
+    const auto [mr, nr] = micro_tiles(isa).front();
+    for (const Shape s : {Shape{1, 5 * nr + 3, 41}, Shape{mr + 1, 3 * nr, 39},
+                          Shape{3 * mr + 2, 4 * nr + 1, 77}, Shape{5, 2 * nr - 1, 20}}) {
+      const Matrix a(s.m, s.k, 1, rng);
+      const Matrix b(s.k, s.n, 3, rng);
+      const Matrix c(s.m, s.n, 2, rng);
+      const Expected e = expect_all(a, b, c, kAlpha, kBeta);
+      for (GemmLoop loop : kLoops) {
+        for (int threads : {1, 2, 3}) {
+          for (int prefetch : {0, 32}) {
+            GemmParams p = small_blocks(isa, mr, nr);
+            p.pack_b_ahead = true;
+            p.pack_b_prefetch = prefetch;
+            p.loop = loop;
+            p.threads = threads;
+            p.jr_outer = prefetch == 0;
+            ASSERT_EQ(check(p, isa), "");
+            ASSERT_TRUE(run_case(p, isa, a, b, c, kAlpha, kBeta, e))
+                << "m=" << s.m << " n=" << s.n << " k=" << s.k << " isa=" << to_string(isa) << " "
                 << to_string(p);
           }
         }
@@ -275,11 +320,12 @@ TEST(Sgemm, BetaZeroNeverReadsC) {
   c.fill(std::numeric_limits<float>::quiet_NaN());
   const Expected e = expect_all(a, b, c, kAlpha, 0.0);
   for (const Variant& v : all_tiles()) {
-    for (int packing = 0; packing < 4; ++packing) {
+    for (int packing = 0; packing < 6; ++packing) {
       for (GemmLoop loop : kLoops) {
         GemmParams p = small_blocks(v.isa, v.tile.first, v.tile.second);
         p.pack_a = (packing & 1) != 0;
-        p.pack_b = (packing & 2) != 0;
+        p.pack_b = (packing & 2) != 0 || packing >= 4;
+        p.pack_b_ahead = packing >= 4;
         p.loop = loop;
         p.threads = 2;
         ASSERT_TRUE(run_case(p, v.isa, a, b, c, kAlpha, 0.0f, e))
@@ -322,13 +368,17 @@ TEST(Sgemm, Size1000WithDefaultsOnSampledRows) {
     int m, n, k;
     GemmLoop loop;
     int threads;
+    bool ahead = false;
   };
   for (const Case s :
        {Case{1000, 1000, 1000, GemmLoop::Ic, 2}, Case{1000, 1000, 1000, GemmLoop::Jr, 1},
         Case{64, 64, 1000, GemmLoop::Kc, 2}, Case{1000, 33, 257, GemmLoop::Jc, 2},
-        Case{17, 1000, 127, GemmLoop::Jr, 2}}) {
+        Case{17, 1000, 127, GemmLoop::Jr, 2}, Case{1000, 1000, 1000, GemmLoop::Ic, 2, true},
+        Case{64, 1000, 1000, GemmLoop::Jc, 2, true}}) {
     GemmParams p = default_params(isa, s.threads);
     p.loop = s.loop;
+    p.pack_b_ahead = s.ahead;
+    p.pack_b_prefetch = s.ahead ? 128 : 0;
     const Matrix a(s.m, s.k, 4, rng);
     const Matrix b(s.k, s.n, 4, rng);
     const Matrix c(s.m, s.n, 4, rng);
@@ -423,6 +473,8 @@ TEST(GemmParams, CheckNamesWhatIsWrong) {
   EXPECT_NE(with([](GemmParams& p) { p.kc = 0; }).find("kc="), std::string::npos);
   EXPECT_NE(with([](GemmParams& p) { p.threads = 0; }).find("threads="), std::string::npos);
   EXPECT_NE(with([](GemmParams& p) { p.prefetch = -1; }).find("prefetch="), std::string::npos);
+  EXPECT_NE(with([](GemmParams& p) { p.pack_b_prefetch = 5000; }).find("pack_b_prefetch="),
+            std::string::npos);
   EXPECT_NE(with([](GemmParams& p) { p.mr = 5; }).find("not compiled"), std::string::npos);
   EXPECT_NE(with([](GemmParams& p) { p.mr = 5; }).find(std::string(to_string(isa))),
             std::string::npos);

@@ -33,8 +33,10 @@ struct GemmProblem {
 
 /// The SGEMM search space for `isa` with up to `max_threads` threads: micro-tile MR x NR (the
 /// shapes compiled for the ISA), MC, KC, NC, threads, the parallel loop, packing of A and B, the
-/// prefetch distance and the order of the two loops around the micro-kernel (jr_outer);
-/// constraints keep MC a multiple of MR and NC a multiple of NR. The space
+/// prefetch distance, the order of the two loops around the micro-kernel (jr_outer), and whether
+/// B panels are packed ahead of use inside the micro-kernel calls (pack_b_ahead) with which
+/// source prefetch distance (pack_b_prefetch); constraints keep MC a multiple of MR and NC a
+/// multiple of NR, and hold the parameters a configuration ignores at one value. The space
 /// does not depend on the problem, so results for different shapes share one signature.
 SearchSpace gemm_search_space(kernels::Isa isa, int max_threads);
 
@@ -48,8 +50,9 @@ std::optional<std::size_t> gemm_index(const SearchSpace& space, const kernels::G
 
 /// A handful of configurations likely to be good for `problem` on `isa` with up to `max_threads`
 /// threads, from the shape alone: packing-free single-thread tiles for small products, a split of
-/// K when the output is too small to share, tiles whose rows or columns divide a skinny side,
-/// blocks that keep the B panel in L2 for large squares. Meant as the first configurations a
+/// K when the output is too small to share, tiles whose rows or columns divide a skinny side, B
+/// packed ahead in panels as wide as N for a skinny M, blocks that keep the B panel in L2 for
+/// large squares. Meant as the first configurations a
 /// tuning run measures (TuneOptions::initial), never as a decision by themselves; each passes
 /// kernels::check but need not be in a given space (see gemm_index).
 std::vector<kernels::GemmParams> gemm_candidates(const GemmProblem& problem, kernels::Isa isa,

@@ -67,6 +67,18 @@ struct GemmParams {
   /// L1. false (ir outside jr): each A micro-panel (mr x kc) stays in L1 while the packed B panel
   /// (kc x nc) streams from L2; suits a B panel that fits L2 and a large A block.
   bool jr_outer = true;
+  /// With pack_b, when each KC x NC panel of B is packed. false: in a pass of its own just before
+  /// the loops that use it. true: while the previous panel is in use, each micro-kernel call
+  /// copying an equal share of it between its FMAs, so that reading B from memory overlaps with
+  /// arithmetic (the first panel of a call still packs in a pass of its own). Costs a second
+  /// panel buffer. Under ic, where every thread reads the whole shared panel, each copies a share
+  /// of the next panel's rows and the threads meet once per panel instead of twice; under jr each
+  /// thread copies the micro-panels it will read itself, and the threads meet only where the
+  /// panels change shape (the last K or N block). Ignored without pack_b.
+  bool pack_b_ahead = false;
+  /// Under pack_b_ahead, how far ahead of each copied B row segment to prefetch, in floats along
+  /// the row; 0 leaves it to the hardware prefetchers.
+  int pack_b_prefetch = 0;
 
   friend bool operator==(const GemmParams&, const GemmParams&) = default;
 };

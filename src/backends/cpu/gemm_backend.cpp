@@ -97,6 +97,8 @@ SearchSpace gemm_search_space(Isa isa, int max_threads) {
       {"pack_b", int_values({1, 0})},
       {"prefetch", int_values({0, 2, 4, 8, 16})},
       {"jr_outer", int_values({1, 0})},
+      {"pack_b_ahead", int_values({0, 1})},
+      {"pack_b_prefetch", int_values({0, 128, 512})},
   };
   std::vector<Constraint> constraints{
       Constraint("MC % MR == 0"),
@@ -104,6 +106,10 @@ SearchSpace gemm_search_space(Isa isa, int max_threads) {
       // With one thread the parallel loop is irrelevant: keep one value so the space holds no
       // duplicates of the same kernel.
       Constraint("threads > 1 or loop == 'jc'"),
+      // Packing ahead is a way of packing B, and its prefetch a part of it: no duplicates of the
+      // same kernel without them.
+      Constraint("pack_b == 1 or pack_b_ahead == 0"),
+      Constraint("pack_b_ahead == 1 or pack_b_prefetch == 0"),
       Constraint::predicate(
           {"MR", "NR"},
           [tiles](std::span<const Value> v) {
@@ -132,16 +138,22 @@ GemmParams gemm_params(const Config& config) {
   p.pack_b = config.int_of("pack_b") != 0;
   p.prefetch = static_cast<int>(config.int_of("prefetch"));
   p.jr_outer = config.int_of("jr_outer") != 0;
+  p.pack_b_ahead = config.int_of("pack_b_ahead") != 0;
+  p.pack_b_prefetch = static_cast<int>(config.int_of("pack_b_prefetch"));
   return p;
 }
 
 std::optional<std::size_t> gemm_index(const SearchSpace& space, const GemmParams& p) {
+  // What the kernel ignores, the space holds at one value.
   const GemmLoop loop = p.threads > 1 ? p.loop : GemmLoop::Jc;
+  const bool ahead = p.pack_b && p.pack_b_ahead;
+  const int ahead_prefetch = ahead ? p.pack_b_prefetch : 0;
   const std::string key =
       std::to_string(p.mr) + ',' + std::to_string(p.nr) + ',' + std::to_string(p.mc) + ',' +
       std::to_string(p.kc) + ',' + std::to_string(p.nc) + ',' + std::to_string(p.threads) + ',' +
       std::string(kernels::to_string(loop)) + ',' + (p.pack_a ? "1," : "0,") +
-      (p.pack_b ? "1," : "0,") + std::to_string(p.prefetch) + ',' + (p.jr_outer ? "1" : "0");
+      (p.pack_b ? "1," : "0,") + std::to_string(p.prefetch) + ',' + (p.jr_outer ? "1," : "0,") +
+      (ahead ? "1," : "0,") + std::to_string(ahead_prefetch);
   return space.index_of_key(key);
 }
 
@@ -169,7 +181,8 @@ std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_
   static constexpr int kNc[] = {192, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144};
   static constexpr int kKc[] = {64, 128, 192, 256, 320, 384, 512};
   auto make = [&](int mr, int nr, int mc, int kc, int nc, int threads, GemmLoop loop, bool pa,
-                  bool pb, int prefetch, bool jr_outer) {
+                  bool pb, int prefetch, bool jr_outer, bool ahead = false,
+                  int ahead_prefetch = 0) {
     GemmParams p;
     p.mr = mr;
     p.nr = nr;
@@ -182,6 +195,8 @@ std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_
     p.pack_b = pb;
     p.prefetch = prefetch;
     p.jr_outer = jr_outer;
+    p.pack_b_ahead = ahead;
+    p.pack_b_prefetch = ahead_prefetch;
     out.push_back(p);
   };
   const double macs = double(pr.m) * pr.n * pr.k;
@@ -196,8 +211,18 @@ std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_
     return out;
   }
   if (pr.m <= 96) {
-    // Skinny M: B is read once, so packing it is a pass over memory that the FMAs cannot hide;
-    // reading it in place lets them overlap. 8-row tiles divide M = 64 without padding.
+    // Skinny M: B is read once, from memory. Packed in a pass of its own, that read cannot
+    // overlap with the FMAs; packed ahead, each micro-kernel call copies a share of the next
+    // panel, and panels as wide as N make each panel's rows one contiguous stream (on two
+    // threads, each thread's half of N). Or B is read in place, with no copy but a strided walk.
+    // 8-row tiles divide M = 64 without padding.
+    make(8, 48, pr.m, 256, pr.n, t, GemmLoop::Jc, true, true, 8, true, true, 128);
+    make(8, 48, pr.m, 128, pr.n, t, GemmLoop::Jc, true, true, 8, true, true, 512);
+    make(6, 64, pr.m, 256, pr.n, t, GemmLoop::Jc, true, true, 8, true, true, 128);
+    if (t > 1) {
+      make(8, 48, pr.m, 256, pr.n, t, GemmLoop::Jr, true, true, 8, true, true, 128);
+      make(8, 48, pr.m, 256, pr.n, t, GemmLoop::Ic, true, true, 8, true, true, 128);
+    }
     make(8, 48, pr.m, 256, 3072, t, GemmLoop::Jc, false, false, 0, true);
     make(8, 48, pr.m, 128, 3072, t, GemmLoop::Jc, false, false, 8, true);
     make(12, 32, pr.m, 256, 3072, t, GemmLoop::Jc, true, false, 8, true);
@@ -226,6 +251,9 @@ std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_
     make(12, 32, 192, 256, 1024, t, GemmLoop::Ic, true, true, 8, false);
     make(14, 32, 224, 384, 1024, t, GemmLoop::Ic, true, true, 8, false);
     make(12, 32, 144, 256, 4096, t, GemmLoop::Ic, true, true, 8, true);
+    // The default's blocking with each B panel packed while the previous one is in use: on
+    // several threads, each packs its share of the shared panel and they meet once per panel.
+    make(12, 32, 192, 384, 1024, t, GemmLoop::Ic, true, true, 8, false, true, 128);
     if (t > 1) {
       make(12, 32, 192, 384, 1024, t, GemmLoop::Jc, true, true, 8, false);
       make(12, 32, 192, 384, 1024, t, GemmLoop::Jr, true, true, 8, false);
@@ -362,7 +390,7 @@ GemmBackend::GemmBackend(GemmProblem problem, Isa isa, std::uint64_t seed)
 GemmBackend::~GemmBackend() = default;
 
 std::string GemmBackend::kernel_id() const {
-  return std::string("attune.cpu.sgemm/1/") + std::string(kernels::to_string(isa_));
+  return std::string("attune.cpu.sgemm/2/") + std::string(kernels::to_string(isa_));
 }
 
 Prepared GemmBackend::prepare(const Config& config) {

@@ -1,8 +1,10 @@
 // The portable part of the built-in SGEMM: parameter validation, ISA dispatch, the BLIS-style five
 // blocking loops (jc over NC, pc over KC, ic over MC, jr over NR, ir over MR), packing of B panels
-// and A blocks into micro-panels, OpenMP threading over the loop GemmParams::loop names, the
-// portable scalar micro-kernels, and the double-precision reference used for verification. No
-// line here names a CPU: the micro-kernel and its tile come from the per-ISA tables.
+// and A blocks into micro-panels (B either in a pass of its own or ahead of use, handed out in
+// shares to the micro-kernel calls on the previous panel), OpenMP threading over the loop
+// GemmParams::loop names, the portable scalar micro-kernels, and the double-precision reference
+// used for verification. No line here names a CPU: the micro-kernel and its tile come from the
+// per-ISA tables.
 
 #include "attune/kernels/gemm.hpp"
 
@@ -19,6 +21,7 @@
 #include <exception>
 #include <new>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -35,7 +38,9 @@ namespace {
 template <int kMr, int kNr>
 void scalar_micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a,
                          std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b, float beta,
-                         float* c, std::ptrdiff_t ldc, int m, int n, int /*prefetch*/) {
+                         float* c, std::ptrdiff_t ldc, int m, int n, int /*prefetch*/,
+                         const PanelCopy* copy) {
+  if (copy != nullptr) copy_panel(*copy, kNr);
   float acc[kMr][kNr] = {};
   const float* rows[kMr];
   for (int i = 0; i < kMr; ++i) rows[i] = a + std::min(i, m - 1) * rs_a;
@@ -64,6 +69,23 @@ constexpr MicroKernelEntry kScalarTiles[] = {
 }  // namespace
 
 std::span<const MicroKernelEntry> scalar_micro_kernels() noexcept { return kScalarTiles; }
+
+void copy_panel(const PanelCopy& copy, int nr) noexcept {
+  if (copy.count <= 0) return;
+  int p = copy.first / copy.panels;
+  int q = copy.first % copy.panels;
+  for (int u = 0; u < copy.count; ++u) {
+    const float* from = copy.src + p * copy.ld + std::ptrdiff_t{q} * nr;
+    float* to = copy.dst + std::ptrdiff_t{q} * copy.kc * nr + std::ptrdiff_t{p} * nr;
+    const int cols = q + 1 < copy.panels ? nr : copy.last_cols;
+    for (int j = 0; j < cols; ++j) to[j] = from[j];
+    for (int j = cols; j < nr; ++j) to[j] = 0.0f;
+    if (++q == copy.panels) {
+      q = 0;
+      ++p;
+    }
+  }
+}
 
 namespace {
 
@@ -176,12 +198,26 @@ struct Blocking {
   bool pack_b;
   int prefetch;
   bool jr_outer;
+  bool pack_b_ahead;
+  int pack_b_prefetch;
 
+  // Whether each B panel is packed while the previous one is in use (two panel buffers).
+  bool packs_ahead() const { return pack_b && pack_b_ahead; }
   std::size_t a_block_size(int rows, int k) const {
     return std::size_t(round_up(std::min(mc, rows), mr)) * std::size_t(std::min(kc, k));
   }
   std::size_t b_panel_size(int cols, int k) const {
     return std::size_t(round_up(std::min(nc, cols), nr)) * std::size_t(std::min(kc, k));
+  }
+  // Floats of B panel buffer a thread (or a team sharing it) needs: one panel, or two when the
+  // next panel is packed while the current one is in use.
+  std::size_t b_buffer_size(int cols, int k) const {
+    return (packs_ahead() ? 2 : 1) * b_panel_size(cols, k);
+  }
+  // The two panel buffers inside a b_buffer_size buffer; the same one twice without packs_ahead.
+  std::array<float*, 2> b_panels(float* buffer, int cols, int k) const {
+    if (buffer == nullptr || !packs_ahead()) return {buffer, buffer};
+    return {buffer, buffer + b_panel_size(cols, k)};
   }
 };
 
@@ -289,11 +325,49 @@ void pack_a(int mc, int kc, const float* a, std::ptrdiff_t lda, int mr, int firs
 
 inline void prefetch_l2(const float* p) { __builtin_prefetch(p, 0, 2); }
 
+// The packing of the next B panel while the current one is in use: this thread's share of the
+// panel's units (see PanelCopy), handed out in equal parts to the micro-kernel calls it makes
+// on the current panel, so the copy proceeds at the pace of the FMAs.
+class NextPanel {
+ public:
+  // `share` covers this thread's units; `calls` is how many micro-kernel calls will take part.
+  NextPanel(const PanelCopy& share, std::int64_t calls)
+      : job_(share), first_(share.first), units_(share.count), calls_(calls) {}
+
+  // The units for the next micro-kernel call, or null when it gets none.
+  const PanelCopy* take() {
+    if (taken_ >= calls_) return nullptr;
+    const std::int64_t from = units_ * taken_ / calls_;
+    const std::int64_t to = units_ * (taken_ + 1) / calls_;
+    ++taken_;
+    job_.first = first_ + static_cast<int>(from);
+    job_.count = static_cast<int>(to - from);
+    return job_.count > 0 ? &job_ : nullptr;
+  }
+
+  // Copies the units no call took: all of them when this thread ran no micro-kernel call.
+  void finish(int nr) {
+    const std::int64_t from = calls_ > 0 ? units_ * std::min(taken_, calls_) / calls_ : 0;
+    job_.first = first_ + static_cast<int>(from);
+    job_.count = units_ - static_cast<int>(from);
+    if (job_.count > 0) copy_panel(job_, nr);
+    taken_ = calls_;
+  }
+
+ private:
+  PanelCopy job_;
+  int first_;
+  int units_;
+  std::int64_t calls_;
+  std::int64_t taken_ = 0;
+};
+
 // The two innermost loops: B micro-panels [q_first, q_last) (jr) times every A micro-panel (ir)
 // of one mc x kc block; a and b are packed or in place according to the blocking.
+// `next`, when not null, hands each micro-kernel call its share of packing the next B panel.
 void macro_kernel(const Blocking& bl, int mc, int nc, int kc, int q_first, int q_last, float alpha,
                   const float* a, std::ptrdiff_t lda, const float* b, std::ptrdiff_t ldb,
-                  float beta, float* c, std::ptrdiff_t ldc) {
+                  float beta, float* c, std::ptrdiff_t ldc, NextPanel* next) {
   const std::ptrdiff_t rs_a = bl.pack_a ? 1 : lda;
   const std::ptrdiff_t cs_a = bl.pack_a ? bl.mr : 1;
   const std::ptrdiff_t a_step = bl.pack_a ? std::ptrdiff_t{bl.mr} * kc : bl.mr * lda;
@@ -305,7 +379,8 @@ void macro_kernel(const Blocking& bl, int mc, int nc, int kc, int q_first, int q
     const int j = q * bl.nr;
     const int i = r * bl.mr;
     bl.kernel(kc, alpha, a + r * a_step, rs_a, cs_a, b + q * b_step, rs_b, beta, c + i * ldc + j,
-              ldc, std::min(bl.mr, mc - i), std::min(bl.nr, nc - j), bl.prefetch);
+              ldc, std::min(bl.mr, mc - i), std::min(bl.nr, nc - j), bl.prefetch,
+              next != nullptr ? next->take() : nullptr);
   };
   // An operand read in place comes from wherever the caller's matrix lives, often memory, and a
   // strided walk (B rows ldb apart) defeats the hardware prefetchers. So, when prefetching is on,
@@ -353,13 +428,49 @@ void macro_kernel(const Blocking& bl, int mc, int nc, int kc, int q_first, int q
   }
 }
 
+// The B panel that follows the one at (jc, pc) in the jc-outside-pc order, as the PanelCopy of
+// this team member's share of it, or nullopt after the last panel. Under Jr each member copies
+// the micro-panels it will read itself; otherwise the members split the units, rows first.
+std::optional<PanelCopy> next_panel_share(const Problem& pr, const Blocking& bl, GemmLoop split,
+                                          int jc, int pc, Team team, float* dest) {
+  int next_jc = jc;
+  int next_pc = pc + bl.kc;
+  if (next_pc >= pr.k) {
+    next_jc += bl.nc;
+    next_pc = 0;
+    if (next_jc >= pr.n) return std::nullopt;
+  }
+  const int nc = std::min(bl.nc, pr.n - next_jc);
+  const int kc = std::min(bl.kc, pr.k - next_pc);
+  const int panels = ceil_div(nc, bl.nr);
+  const float* src = pr.b + next_pc * pr.ldb + next_jc;
+  if (split == GemmLoop::Jr) {
+    const auto [first, last] = share(panels, team.size, team.id);
+    const int cols = std::min(nc, last * bl.nr) - first * bl.nr;
+    return PanelCopy{src + first * bl.nr,
+                     pr.ldb,
+                     dest + std::ptrdiff_t{first} * kc * bl.nr,
+                     kc,
+                     last - first,
+                     cols - (last - first - 1) * bl.nr,
+                     0,
+                     kc * (last - first),
+                     bl.pack_b_prefetch};
+  }
+  const auto [first, last] = share(kc * panels, team.size, team.id);
+  return PanelCopy{src,   pr.ldb,       dest,
+                   kc,    panels,       nc - (panels - 1) * bl.nr,
+                   first, last - first, bl.pack_b_prefetch};
+}
+
 // The jc, pc and ic loops for one team member. `split` says which loop the team divides (Ic or
 // Jr; anything else means the team runs the whole problem, which only a team of one may do).
-// b_pack is shared by the team. a_pack is private even under Jr: each thread packs the whole A
-// block itself, which costs O(mc*kc) copies against O(mc*kc*nc) flops but saves two barriers per
-// A block, and each core's private L2 then holds its own copy instead of fetching the other's.
-void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team team, float* b_pack,
-                  float* a_pack) {
+// b_pack (the two panel buffers of Blocking::b_panels) is shared by the team. a_pack is private
+// even under Jr: each thread packs the whole A block itself, which costs O(mc*kc) copies against
+// O(mc*kc*nc) flops but saves two barriers per A block, and each core's private L2 then holds its
+// own copy instead of fetching the other's.
+void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team team,
+                  std::array<float*, 2> b_pack, float* a_pack) {
   int row_first = 0;
   int row_last = pr.m;
   if (split == GemmLoop::Ic) {
@@ -367,31 +478,61 @@ void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team te
     row_first = first * bl.mr;
     row_last = std::min(pr.m, last * bl.mr);
   }
+  const int row_panels = row_last > row_first ? ceil_div(row_last - row_first, bl.mr) : 0;
+  // Under Jr with packing ahead, each member packs exactly the micro-panels it reads, so members
+  // need not meet while their micro-panels keep the same place in the panel buffers: they do
+  // unless the panel two steps on (the next user of the buffer) has another depth or width. A
+  // member that writes panel s + 2 may then overwrite what another, a panel behind, still reads
+  // of panel s, so all meet after panel s. Every member computes the same meetings.
+  const bool own_panels = split == GemmLoop::Jr && bl.packs_ahead();
+  const int k_blocks = ceil_div(pr.k, bl.kc);
+  const int panel_count = ceil_div(pr.n, bl.nc) * k_blocks;
+  const auto layout = [&](int index) {
+    const int jc = index / k_blocks * bl.nc;
+    const int pc = index % k_blocks * bl.kc;
+    return std::pair{ceil_div(std::min(bl.nc, pr.n - jc), bl.nr), std::min(bl.kc, pr.k - pc)};
+  };
+  const auto must_meet = [&](int index) {
+    return !own_panels || (index + 2 < panel_count && layout(index + 2) != layout(index));
+  };
+  int panel = 0;
   for (int jc = 0; jc < pr.n; jc += bl.nc) {
     const int nc = std::min(bl.nc, pr.n - jc);
     const int col_panels = ceil_div(nc, bl.nr);
-    for (int pc = 0; pc < pr.k; pc += bl.kc) {
+    for (int pc = 0; pc < pr.k; pc += bl.kc, ++panel) {
       const int kc = std::min(bl.kc, pr.k - pc);
       // The user's beta applies once, on the first K block; later blocks accumulate.
       const float beta = pc == 0 ? pr.beta : 1.0f;
       const float* b_block = pr.b + pc * pr.ldb + jc;
-      if (bl.pack_b) {
+      float* packed = b_pack[panel % 2];
+      // Under packs_ahead only the first panel is packed here; the loops below pack each next one.
+      if (bl.pack_b && (!bl.packs_ahead() || panel == 0)) {
         const auto [first, last] = share(col_panels, team.size, team.id);
-        pack_b(kc, nc, b_block, pr.ldb, bl.nr, first, last, b_pack);
-        team.barrier();
+        pack_b(kc, nc, b_block, pr.ldb, bl.nr, first, last, packed);
+        if (!own_panels) team.barrier();
       }
       int q_first = 0;
       int q_last = col_panels;
       if (split == GemmLoop::Jr) std::tie(q_first, q_last) = share(col_panels, team.size, team.id);
+      std::optional<NextPanel> next;
+      if (bl.packs_ahead()) {
+        if (const auto job =
+                next_panel_share(pr, bl, split, jc, pc, team, b_pack[(panel + 1) % 2])) {
+          next.emplace(*job, std::int64_t{row_panels} * (q_last - q_first));
+        }
+      }
       for (int ic = row_first; ic < row_last; ic += bl.mc) {
         const int mc = std::min(bl.mc, row_last - ic);
         const float* a_block = pr.a + ic * pr.lda + pc;
         if (bl.pack_a) pack_a(mc, kc, a_block, pr.lda, bl.mr, 0, ceil_div(mc, bl.mr), a_pack);
         macro_kernel(bl, mc, nc, kc, q_first, q_last, pr.alpha, bl.pack_a ? a_pack : a_block,
-                     pr.lda, bl.pack_b ? b_pack : b_block, pr.ldb, beta, pr.c + ic * pr.ldc + jc,
-                     pr.ldc);
+                     pr.lda, bl.pack_b ? packed : b_block, pr.ldb, beta, pr.c + ic * pr.ldc + jc,
+                     pr.ldc, next ? &*next : nullptr);
       }
-      if (bl.pack_b) team.barrier();
+      if (next) next->finish(bl.nr);
+      // Nobody may overwrite this panel (or, under packs_ahead, read the next one) before every
+      // member is done with its part: one meeting per panel, or fewer under own_panels.
+      if (bl.pack_b && must_meet(panel)) team.barrier();
     }
   }
 }
@@ -399,9 +540,9 @@ void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team te
 // A whole (sub)problem on the calling thread with its own buffers.
 void serial_gemm(const Problem& pr, const Blocking& bl) {
   ThreadBuffers& buffers = thread_buffers();
-  float* b_pack = bl.pack_b ? buffers.b.reserve(bl.b_panel_size(pr.n, pr.k)) : nullptr;
+  float* b_pack = bl.pack_b ? buffers.b.reserve(bl.b_buffer_size(pr.n, pr.k)) : nullptr;
   float* a_pack = bl.pack_a ? buffers.a.reserve(bl.a_block_size(pr.m, pr.k)) : nullptr;
-  blocked_gemm(pr, bl, GemmLoop::Jc, Team{}, b_pack, a_pack);
+  blocked_gemm(pr, bl, GemmLoop::Jc, Team{}, bl.b_panels(b_pack, pr.n, pr.k), a_pack);
 }
 
 void scale_c(int m, int n, float beta, float* c, std::ptrdiff_t ldc) {
@@ -421,7 +562,7 @@ void parallel_gemm(const Problem& pr, const Blocking& bl, GemmLoop loop, int thr
   ThreadBuffers& caller = thread_buffers();
   float* shared_b = nullptr;
   if ((loop == GemmLoop::Ic || loop == GemmLoop::Jr) && bl.pack_b) {
-    shared_b = caller.b.reserve(bl.b_panel_size(pr.n, pr.k));
+    shared_b = caller.b.reserve(bl.b_buffer_size(pr.n, pr.k));
   }
 
   std::vector<float*> partials(static_cast<std::size_t>(threads), nullptr);
@@ -480,7 +621,7 @@ void parallel_gemm(const Problem& pr, const Blocking& bl, GemmLoop loop, int thr
       }
       if (active && (loop == GemmLoop::Jc || loop == GemmLoop::Kc)) {
         if (bl.pack_a) a_pack = mine.a.reserve(bl.a_block_size(sub.m, sub.k));
-        if (bl.pack_b) b_pack = mine.b.reserve(bl.b_panel_size(sub.n, sub.k));
+        if (bl.pack_b) b_pack = mine.b.reserve(bl.b_buffer_size(sub.n, sub.k));
       }
     } catch (...) {
 #pragma omp critical(attune_sgemm_error)
@@ -490,13 +631,21 @@ void parallel_gemm(const Problem& pr, const Blocking& bl, GemmLoop loop, int thr
     team.barrier();
     if (!failed) {
       switch (loop) {
-        case GemmLoop::Ic: blocked_gemm(pr, bl, GemmLoop::Ic, team, shared_b, a_pack); break;
-        case GemmLoop::Jr: blocked_gemm(pr, bl, GemmLoop::Jr, team, shared_b, a_pack); break;
+        case GemmLoop::Ic:
+          blocked_gemm(pr, bl, GemmLoop::Ic, team, bl.b_panels(shared_b, pr.n, pr.k), a_pack);
+          break;
+        case GemmLoop::Jr:
+          blocked_gemm(pr, bl, GemmLoop::Jr, team, bl.b_panels(shared_b, pr.n, pr.k), a_pack);
+          break;
         case GemmLoop::Jc:
-          if (active) blocked_gemm(sub, bl, GemmLoop::Jc, Team{}, b_pack, a_pack);
+          if (active) {
+            blocked_gemm(sub, bl, GemmLoop::Jc, Team{}, bl.b_panels(b_pack, sub.n, sub.k), a_pack);
+          }
           break;
         case GemmLoop::Kc: {
-          if (active) blocked_gemm(sub, bl, GemmLoop::Kc, Team{}, b_pack, a_pack);
+          if (active) {
+            blocked_gemm(sub, bl, GemmLoop::Kc, Team{}, bl.b_panels(b_pack, sub.n, sub.k), a_pack);
+          }
           team.barrier();
           const int parts = std::min(team.size, pr.k);
           const auto [first, last] = share(pr.m, team.size, team.id);
@@ -624,7 +773,8 @@ std::string to_string(const GemmParams& p) {
   std::ostringstream out;
   out << "mr=" << p.mr << " nr=" << p.nr << " mc=" << p.mc << " kc=" << p.kc << " nc=" << p.nc
       << " threads=" << p.threads << " loop=" << to_string(p.loop) << " pack_a=" << p.pack_a
-      << " pack_b=" << p.pack_b << " prefetch=" << p.prefetch << " jr_outer=" << p.jr_outer;
+      << " pack_b=" << p.pack_b << " prefetch=" << p.prefetch << " jr_outer=" << p.jr_outer
+      << " pack_b_ahead=" << p.pack_b_ahead << " pack_b_prefetch=" << p.pack_b_prefetch;
   return out.str();
 }
 
@@ -673,6 +823,10 @@ std::string check(const GemmParams& p, Isa isa) {
   }
   if (p.prefetch < 0 || p.prefetch > kMaxPrefetch) {
     return detail::text("prefetch=", p.prefetch, " must be in [0, ", kMaxPrefetch, "]");
+  }
+  if (p.pack_b_prefetch < 0 || p.pack_b_prefetch > kMaxPrefetch) {
+    return detail::text("pack_b_prefetch=", p.pack_b_prefetch, " must be in [0, ", kMaxPrefetch,
+                        "]");
   }
   if (to_string(p.loop) == "unknown") {
     return detail::text("loop=", static_cast<int>(p.loop), " is not a GemmLoop");
@@ -732,9 +886,10 @@ void sgemm(const GemmParams& params, Isa isa, int m, int n, int k, float alpha, 
     return;
   }
   const detail::MicroKernelEntry* entry = detail::find_tile(isa, params.mr, params.nr);
-  const detail::Blocking bl{entry->kernel,   params.mr,      params.nr,     params.mc,
-                            params.kc,       params.nc,      params.pack_a, params.pack_b,
-                            params.prefetch, params.jr_outer};
+  const detail::Blocking bl{entry->kernel,   params.mr,           params.nr,
+                            params.mc,       params.kc,           params.nc,
+                            params.pack_a,   params.pack_b,       params.prefetch,
+                            params.jr_outer, params.pack_b_ahead, params.pack_b_prefetch};
   const detail::Problem pr{m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
   if (params.threads == 1) {
     detail::serial_gemm(pr, bl);

@@ -132,9 +132,12 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
 template <int kMr, int kNr>
 void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                   const float* b, std::ptrdiff_t rs_b, float beta, float* c, std::ptrdiff_t ldc,
-                  int m, int n, int prefetch) {
+                  int m, int n, int prefetch, const PanelCopy* copy) {
   static_assert(kNr % kLanes == 0);
   constexpr int kNv = kNr / kLanes;
+  // With 16 registers there is none to spare for the copy inside the k loop, so it runs first;
+  // the tile then reads its own operands, which the copy does not touch.
+  if (copy != nullptr) copy_panel(*copy, kNr);
   const bool full_n = n == kNr;
   if (rs_a == 1 && cs_a == kMr) {
     if (prefetch > 0) {

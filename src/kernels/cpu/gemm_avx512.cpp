@@ -1,8 +1,10 @@
 // AVX-512 SGEMM micro-kernels. Each tile keeps an MR x (NR/16) block of C in zmm accumulators;
 // per k-iteration it loads NR/16 vectors of a B row and broadcasts MR elements of an A column,
 // so one tile issues MR*NR/16 independent FMAs per iteration, enough to cover the FMA latency.
-// This is the only file compiled with -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma, and its
-// kernels are reached only through the table after a CPUID check.
+// A call that carries a share of packing the next B panel spreads its copies evenly over the k
+// loop, where they use load and store slots the FMAs leave free. This is the only file compiled
+// with -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma, and its kernels are reached only through
+// the table after a CPUID check.
 
 #include <immintrin.h>
 
@@ -15,6 +17,113 @@ namespace attune::kernels::detail {
 namespace {
 
 constexpr int kLanes = 16;
+constexpr int kCLead = 32;
+
+__mmask16 lanes_below(int count) {
+  return count >= kLanes ? __mmask16(0xFFFF)
+                         : (count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1u));
+}
+
+// Walks the units of a PanelCopy (see gemm_micro_kernel.hpp) one at a time, so that the k loop
+// can place one unit between any two of its iterations.
+template <int kNv>
+class PanelCopier {
+ public:
+  explicit PanelCopier(const PanelCopy& copy)
+      : panels_(copy.panels),
+        q_(copy.first % copy.panels),
+        panel_step_(std::ptrdiff_t{copy.kc} * kNv * kLanes),
+        ld_(copy.ld),
+        prefetch_(copy.prefetch) {
+    const int p = copy.first / copy.panels;
+    row_ = copy.src + p * copy.ld;
+    to_row_ = copy.dst + std::ptrdiff_t{p} * kNv * kLanes;
+    from_ = row_ + std::ptrdiff_t{q_} * kNv * kLanes;
+    to_ = to_row_ + q_ * panel_step_;
+#pragma GCC unroll 8
+    for (int v = 0; v < kNv; ++v) last_mask_[v] = lanes_below(copy.last_cols - v * kLanes);
+  }
+
+  [[gnu::always_inline]] void copy_one() {
+    if (prefetch_ > 0) {
+#pragma GCC unroll 8
+      for (int v = 0; v < kNv; ++v) {
+        _mm_prefetch(reinterpret_cast<const char*>(from_ + prefetch_ + v * kLanes), _MM_HINT_T0);
+      }
+    }
+    if (q_ + 1 < panels_) {
+#pragma GCC unroll 8
+      for (int v = 0; v < kNv; ++v) {
+        _mm512_store_ps(to_ + v * kLanes, _mm512_loadu_ps(from_ + v * kLanes));
+      }
+      ++q_;
+      from_ += kNv * kLanes;
+      to_ += panel_step_;
+    } else {
+      // The last micro-panel of the row may be narrower than NR: masked loads read only its
+      // columns and the full stores write the zero padding.
+#pragma GCC unroll 8
+      for (int v = 0; v < kNv; ++v) {
+        _mm512_store_ps(to_ + v * kLanes, _mm512_maskz_loadu_ps(last_mask_[v], from_ + v * kLanes));
+      }
+      q_ = 0;
+      row_ += ld_;
+      to_row_ += kNv * kLanes;
+      from_ = row_;
+      to_ = to_row_;
+    }
+  }
+
+ private:
+  int panels_;
+  int q_;
+  std::ptrdiff_t panel_step_;
+  std::ptrdiff_t ld_;
+  int prefetch_;
+  const float* row_;
+  float* to_row_;
+  const float* from_;
+  float* to_;
+  __mmask16 last_mask_[kNv];
+};
+
+// Runs `iteration` k times and, when `copy` is not null, its units evenly in between: one unit
+// every k / count iterations (or several per iteration when there are more units than
+// iterations), so the copy's loads and stores fill issue slots the FMAs leave free instead of
+// waiting for memory in a block of their own.
+template <int kNv, class Iteration>
+[[gnu::always_inline]] inline void k_loop(int k, const PanelCopy* copy, Iteration&& iteration) {
+  int rest = k;
+  if (copy != nullptr && copy->count > 0) {
+    PanelCopier<kNv> copier(*copy);
+    const int units = copy->count;
+    if (k == 0) {
+      for (int u = 0; u < units; ++u) copier.copy_one();
+    } else if (units <= k) {
+      const int every = k / units;
+      for (int u = 0; u < units; ++u) {
+        copier.copy_one();
+#pragma GCC unroll 4
+        for (int s = 0; s < every; ++s) iteration();
+      }
+      rest = k - units * every;
+    } else {
+      const int per = units / k;
+      int extra = units - per * k;
+      for (int p = 0; p < k; ++p) {
+        for (int u = 0; u < per; ++u) copier.copy_one();
+        if (extra > 0) {
+          copier.copy_one();
+          --extra;
+        }
+        iteration();
+      }
+      rest = 0;
+    }
+  }
+#pragma GCC unroll 4
+  for (int p = 0; p < rest; ++p) iteration();
+}
 
 // kPackedA: A is a packed MR-row panel read at compile-time offsets; otherwise rows are read in
 // place through strides (clamped to row m-1 so that edge tiles never touch memory past A).
@@ -23,7 +132,7 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
 [[gnu::always_inline]] inline void tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a,
                                         std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b,
                                         float beta, float* c, std::ptrdiff_t ldc, int m, int n,
-                                        int prefetch) {
+                                        int prefetch, const PanelCopy* copy) {
   __m512 acc[kMr][kNv];
 #pragma GCC unroll 32
   for (int i = 0; i < kMr; ++i) {
@@ -33,30 +142,12 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
 
   __mmask16 mask[kNv];
 #pragma GCC unroll 8
-  for (int v = 0; v < kNv; ++v) {
-    const int rem = n - v * kLanes;
-    mask[v] =
-        rem >= kLanes ? __mmask16(0xFFFF) : (rem <= 0 ? __mmask16(0) : __mmask16((1u << rem) - 1u));
-  }
-
-  if constexpr (kPrefetch) {
-    // The C tile is needed only after the k loop, so a prefetch now has the whole loop to land.
-#pragma GCC unroll 32
-    for (int i = 0; i < kMr; ++i) {
-      if (i < m) {
-#pragma GCC unroll 8
-        for (int v = 0; v < kNv; ++v) {
-          _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + v * kLanes), _MM_HINT_T0);
-        }
-      }
-    }
-  }
+  for (int v = 0; v < kNv; ++v) mask[v] = lanes_below(n - v * kLanes);
 
   if constexpr (kPackedA) {
     const std::ptrdiff_t b_ahead = std::ptrdiff_t{prefetch} * rs_b;
     const std::ptrdiff_t a_ahead = std::ptrdiff_t{prefetch} * kMr;
-#pragma GCC unroll 4
-    for (int p = 0; p < k; ++p) {
+    const auto iteration = [&]() __attribute__((always_inline)) {
       __m512 bv[kNv];
 #pragma GCC unroll 8
       for (int v = 0; v < kNv; ++v) {
@@ -81,14 +172,30 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
       }
       a += kMr;
       b += rs_b;
+    };
+    // The C tile is needed only after the k loop. Prefetched at its start, it would have to
+    // survive the whole loop in L1 while the B micro-panel streams through; prefetched this many
+    // iterations before the end, it lands just in time, from wherever it is.
+    const int c_lead = kPrefetch ? std::min(k, kCLead) : 0;
+    k_loop<kNv>(k - c_lead, copy, iteration);
+    if constexpr (kPrefetch) {
+#pragma GCC unroll 32
+      for (int i = 0; i < kMr; ++i) {
+        if (i < m) {
+#pragma GCC unroll 8
+          for (int v = 0; v < kNv; ++v) {
+            _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + v * kLanes), _MM_HINT_T0);
+          }
+        }
+      }
+      k_loop<kNv>(c_lead, nullptr, iteration);
     }
   } else {
     const float* rows[kMr];
 #pragma GCC unroll 32
     for (int i = 0; i < kMr; ++i) rows[i] = a + std::min(i, m - 1) * rs_a;
     std::ptrdiff_t off = 0;
-#pragma GCC unroll 2
-    for (int p = 0; p < k; ++p) {
+    const auto iteration = [&]() __attribute__((always_inline)) {
       __m512 bv[kNv];
 #pragma GCC unroll 8
       for (int v = 0; v < kNv; ++v) {
@@ -103,7 +210,8 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
       }
       off += cs_a;
       b += rs_b;
-    }
+    };
+    k_loop<kNv>(k, copy, iteration);
   }
 
   const __m512 va = _mm512_set1_ps(alpha);
@@ -130,7 +238,7 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
 template <int kMr, int kNr>
 void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                   const float* b, std::ptrdiff_t rs_b, float beta, float* c, std::ptrdiff_t ldc,
-                  int m, int n, int prefetch) {
+                  int m, int n, int prefetch, const PanelCopy* copy) {
   static_assert(kNr % kLanes == 0);
   constexpr int kNv = kNr / kLanes;
   const bool full_n = n == kNr;
@@ -138,20 +246,24 @@ void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::
     if (prefetch > 0) {
       if (full_n) {
         tile<kMr, kNv, true, true, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
-                                         prefetch);
+                                         prefetch, copy);
       } else {
         tile<kMr, kNv, true, false, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
-                                          prefetch);
+                                          prefetch, copy);
       }
     } else if (full_n) {
-      tile<kMr, kNv, true, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0);
+      tile<kMr, kNv, true, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
+                                        copy);
     } else {
-      tile<kMr, kNv, true, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0);
+      tile<kMr, kNv, true, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
+                                         copy);
     }
   } else if (full_n) {
-    tile<kMr, kNv, false, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0);
+    tile<kMr, kNv, false, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
+                                       copy);
   } else {
-    tile<kMr, kNv, false, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0);
+    tile<kMr, kNv, false, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
+                                        copy);
   }
 }
 
