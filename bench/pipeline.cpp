@@ -4,6 +4,9 @@
 // wall time of each, where it went, and checks that both runs measured the same configurations
 // with the same outcomes.
 //
+// It runs any spec: an OpenCL one (the default, examples/opencl_sgemm.toml) or a C++ one, whose
+// compile cache is emptied before each run.
+//
 // The strategy is `random` by default because its proposals do not depend on what it is told: a
 // strategy that learns would propose differently once the pipeline makes it choose ahead, and
 // the two runs would not measure the same configurations. PoCL's kernel cache is switched off
@@ -15,9 +18,13 @@
 // leaves the other to the compiler, as a GPU machine has its host CPU beside the device.
 //
 // Usage: pipeline [SPEC] [--budget N] [--seed S] [--strategy NAME] [--measure-time S]
-//                 [--lookahead N] [--build-threads N] [--pairs P] [--json FILE]
+//                 [--lookahead N] [--build-threads N] [--pairs P] [--set NAME=VALUE]
+//                 [--json FILE]
+
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,6 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attune/backends/jit.hpp"
 #include "attune/backends/opencl.hpp"
 #include "attune/error.hpp"
 #include "attune/evaluator.hpp"
@@ -48,6 +56,7 @@ struct Options {
   std::size_t build_threads = 1;
   int pairs = 1;
   std::string json_path;
+  std::vector<std::pair<std::string, std::int64_t>> sizes;  // --set NAME=VALUE
 };
 
 struct Run {
@@ -58,7 +67,19 @@ struct Run {
 Run tune(const attune::KernelSpec& spec, const Options& o, bool pipelined) {
   using namespace attune;
   const SearchSpace space = spec.space();
-  std::unique_ptr<Backend> backend = opencl::make_opencl_backend(spec);
+  std::unique_ptr<Backend> backend;
+  std::filesystem::path cache;
+  if (spec.backend == "cpp") {
+    // A fresh compile cache for every run, so that both compile everything.
+    cache = std::filesystem::temp_directory_path() /
+            ("attune-pipeline-bench-" + std::to_string(::getpid()) + "-" + (pipelined ? "p" : "s"));
+    std::filesystem::remove_all(cache);
+    jit::JitOptions jit_options;
+    jit_options.cache_dir = cache;
+    backend = jit::make_jit_backend(spec, jit_options);
+  } else {
+    backend = opencl::make_opencl_backend(spec);
+  }
   HarnessOptions harness;
   harness.max_measure_s = o.measure_s;
   Evaluator evaluator(*backend, Harness(harness));
@@ -72,6 +93,8 @@ Run tune(const attune::KernelSpec& spec, const Options& o, bool pipelined) {
   options.pipeline.max_lookahead = pipelined ? o.lookahead : 0;
   options.pipeline.prepare_threads = o.build_threads;
   Run run{pipelined ? "pipelined" : "serial", Tuner(space, evaluator, *strategy, options).run()};
+  backend.reset();
+  if (!cache.empty()) std::filesystem::remove_all(cache);
   return run;
 }
 
@@ -141,6 +164,14 @@ Options parse(int argc, char** argv) {
       o.build_threads = std::stoul(value());
     } else if (arg == "--pairs") {
       o.pairs = std::stoi(value());
+    } else if (arg == "--set") {
+      const std::string v = value();
+      const auto eq = v.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "pipeline: --set wants NAME=VALUE, got %s\n", v.c_str());
+        std::exit(2);
+      }
+      o.sizes.emplace_back(v.substr(0, eq), std::stoll(v.substr(eq + 1)));
     } else if (arg == "--json") {
       o.json_path = value();
     } else if (!arg.empty() && arg[0] != '-') {
@@ -162,7 +193,8 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   setenv("POCL_KERNEL_CACHE", "0", 0);
   try {
-    const attune::KernelSpec spec = attune::load_spec(o.spec);
+    attune::KernelSpec spec = attune::load_spec(o.spec);
+    for (const auto& [name, value] : o.sizes) attune::set_problem_size(spec, name, value);
     const char* pocl_threads = std::getenv("POCL_MAX_PTHREAD_COUNT");
     std::printf("pipeline benchmark: %s, %zu evaluations, strategy %s, seed %llu, "
                 "%u CPUs, POCL_KERNEL_CACHE=%s, POCL_MAX_PTHREAD_COUNT=%s, %zu build thread%s\n",
