@@ -1,13 +1,19 @@
-// Bayesian optimization with a Gaussian process. Each configuration is encoded as its value
-// positions scaled to [0, 1] per parameter; the model is a Matern 5/2 kernel with one length
-// scale per parameter, a signal and a noise variance, fitted by maximizing the log marginal
-// likelihood (Adam on its analytic gradient, warm-started from the previous fit, so a new
-// observation costs a few steps, not a fresh optimization). The objective is log time, which makes
-// a 10% difference look the same on every kernel. The next configuration maximizes expected
-// improvement, or on every third proposal minimizes the lower confidence bound, times the
-// probability of not failing, estimated by a kernel-weighted average of the failed measurements
-// around it. Candidates are every unseen configuration of a small space, else a large random
-// sample plus the neighbourhoods of the best configurations found so far.
+// Bayesian optimization with a Gaussian process. Each configuration is encoded per parameter in
+// [0, 1]: a parameter of positive numbers by the logarithm of its value (block sizes, tile sizes
+// and unroll factors act by ratios), any other by its value's position; a parameter that mixes
+// powers of two with other values gets a second input saying which, because on GPUs a size that
+// is not a power of two often misaligns with warps, memory transactions and the problem size, and
+// is slow in a way no smooth function of the value captures. The model is a Matern 5/2 kernel with
+// one length scale per input, a signal and a noise variance, fitted by maximizing the log marginal
+// likelihood plus a Gamma(2, 2) prior on each length scale (Adam on its analytic gradient,
+// warm-started from the previous fit, so a new observation costs a few steps, not a fresh
+// optimization). Without the prior, a fit to a few dozen points shrinks length scales until the
+// model only remembers what it saw, and the search exploits the first basin it finds. The
+// objective is log time, which makes a 10% difference look the same on every kernel. The next
+// configuration maximizes expected improvement, or on every third proposal minimizes the lower
+// confidence bound, times the probability of not failing, estimated by a kernel-weighted average of
+// the failed measurements around it. Candidates are every unseen configuration of a small space,
+// else a large random sample plus the neighbourhoods of the best configurations found so far.
 //
 // Eigen's parallel paths are off: the strategy must be deterministic and run on one thread.
 
@@ -30,6 +36,14 @@ constexpr std::size_t kFullFitSteps = 60;
 constexpr std::size_t kMaxModelPoints = 240;
 constexpr std::size_t kWarmFitSteps = 6;
 constexpr std::size_t kMaxFitPoints = 100;
+// Gamma(shape, rate) prior on each length scale of an input scaled to [0, 1].
+constexpr double kLengthPriorShape = 2.0;
+constexpr double kLengthPriorRate = 2.0;
+// The lower confidence bound looks this many standard deviations below the mean; further while
+// the model has few points, when a value it has seen once in a bad context is not yet known bad.
+constexpr double kConfidenceWidth = 2.0;
+constexpr double kEarlyConfidenceWidth = 3.0;
+constexpr std::size_t kEarlyPoints = 30;
 const double kSqrt5 = std::sqrt(5.0);
 
 using Matrix = Eigen::MatrixXd;
@@ -43,12 +57,8 @@ class Bayes final : public Technique {
   void start(History& history, std::uint64_t seed) override {
     history_ = &history;
     rng_.seed(seed);
-    dims_.clear();
-    const auto& params = history.space().params();
-    for (std::size_t p = 0; p < params.size(); ++p) {
-      if (params[p].values.size() > 1) dims_.push_back(p);
-    }
-    const std::size_t d = std::max<std::size_t>(dims_.size(), 1);
+    columns_ = encoding(history.space());
+    const std::size_t d = std::max<std::size_t>(columns_.size(), 1);
     // A random initial design large enough for the first fit to see every parameter vary.
     initial_ = std::clamp<std::size_t>(d + 2, 6, 12);
     log_length_ = Vector::Constant(static_cast<Eigen::Index>(d), std::log(0.5));
@@ -96,13 +106,14 @@ class Bayes final : public Technique {
 
     const double best = y_.minCoeff();
     const bool use_lcb = proposals_ % 3 == 0;
+    const double width = ok.size() < kEarlyPoints ? kEarlyConfidenceWidth : kConfidenceWidth;
     std::size_t chosen = 0;
     double chosen_score = -INFINITY;
     for (Eigen::Index i = 0; i < xc.rows(); ++i) {
       const double sd = std::sqrt(variance[i]);
       double score;
       if (use_lcb) {
-        score = -(mean[i] - 2.0 * sd) - 4.0 * fail_probability[i];
+        score = -(mean[i] - width * sd) - 4.0 * fail_probability[i];
       } else {
         const double z = (best - mean[i]) / sd;
         score = std::log(std::max(sd * (z * normal_cdf(z) + normal_pdf(z)), 1e-300)) +
@@ -142,17 +153,59 @@ class Bayes final : public Technique {
     return out;
   }
 
+  // One input of the model: a parameter, and the code in [0, 1] of each of its values.
+  struct Column {
+    std::size_t param;
+    std::vector<double> code;
+  };
+
+  static bool power_of_two(const Value& v) {
+    return v.is_int() && v.as_int() > 0 && (v.as_int() & (v.as_int() - 1)) == 0;
+  }
+
+  static std::vector<Column> encoding(const SearchSpace& space) {
+    std::vector<Column> columns;
+    const auto& params = space.params();
+    for (std::size_t p = 0; p < params.size(); ++p) {
+      const std::vector<Value>& values = params[p].values;
+      if (values.size() < 2) continue;
+      const bool positive = std::all_of(values.begin(), values.end(), [](const Value& v) {
+        return v.is_numeric() && !v.is_bool() && v.as_double() > 0;
+      });
+      std::vector<double> code(values.size());
+      double lo = INFINITY, hi = -INFINITY;
+      if (positive) {
+        for (const Value& v : values) {
+          lo = std::min(lo, std::log(v.as_double()));
+          hi = std::max(hi, std::log(v.as_double()));
+        }
+      }
+      for (std::size_t v = 0; v < values.size(); ++v) {
+        code[v] = positive && hi > lo
+                      ? (std::log(values[v].as_double()) - lo) / (hi - lo)
+                      : static_cast<double>(v) / static_cast<double>(values.size() - 1);
+      }
+      columns.push_back({p, std::move(code)});
+      const auto powers =
+          static_cast<std::size_t>(std::count_if(values.begin(), values.end(), power_of_two));
+      if (powers >= 2 && powers < values.size()) {
+        std::vector<double> other(values.size());
+        for (std::size_t v = 0; v < values.size(); ++v) other[v] = power_of_two(values[v]) ? 0 : 1;
+        columns.push_back({p, std::move(other)});
+      }
+    }
+    return columns;
+  }
+
   Matrix encode(const std::vector<std::size_t>& indices) {
-    const auto& params = history_->space().params();
     Matrix x(static_cast<Eigen::Index>(indices.size()),
-             static_cast<Eigen::Index>(std::max<std::size_t>(dims_.size(), 1)));
+             static_cast<Eigen::Index>(std::max<std::size_t>(columns_.size(), 1)));
     x.setZero();
     for (std::size_t r = 0; r < indices.size(); ++r) {
       const std::uint32_t* pos = history_->positions(indices[r]);
-      for (std::size_t c = 0; c < dims_.size(); ++c) {
-        const std::size_t p = dims_[c];
+      for (std::size_t c = 0; c < columns_.size(); ++c) {
         x(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)) =
-            static_cast<double>(pos[p]) / static_cast<double>(params[p].values.size() - 1);
+            columns_[c].code[pos[columns_[c].param]];
       }
     }
     return x;
@@ -246,7 +299,7 @@ class Bayes final : public Technique {
     return diff2;
   }
 
-  // Adam steps on the log marginal likelihood of (x, y).
+  // Adam steps on the log marginal likelihood of (x, y) plus the log prior of the length scales.
   void likelihood_steps(const Matrix& x, const Vector& y, std::size_t steps) {
     if (steps == 0) return;
     const std::vector<Matrix> diff2 = squared_differences(x);
@@ -272,6 +325,10 @@ class Bayes final : public Technique {
       }
       grad[d] = 0.5 * (w.array() * p.kf.array()).sum();
       grad[d + 1] = 0.5 * w.trace() * noise;
+      for (Eigen::Index c = 0; c < d; ++c) {
+        // d log Gamma(l; a, b) / d log l = (a - 1) - b l
+        grad[c] += (kLengthPriorShape - 1.0) - kLengthPriorRate * std::exp(log_length_[c]);
+      }
       adam_step(grad);
     }
   }
@@ -314,7 +371,7 @@ class Bayes final : public Technique {
 
   History* history_ = nullptr;
   std::mt19937_64 rng_;
-  std::vector<std::size_t> dims_;  // parameters with more than one value
+  std::vector<Column> columns_;
   std::size_t initial_ = 8;
   std::size_t proposals_ = 0;
   bool fitted_once_ = false;

@@ -1,11 +1,14 @@
 // The default strategy: a multi-armed bandit over the other techniques, as OpenTuner's AUC bandit
-// meta-technique does it, anchored on the Gaussian-process model, which gets every other proposal.
-// Each remaining proposal goes to the technique with the highest score: the area under its curve
-// of recent successes (a use counts as a success when it improved the best configuration so far;
-// recent uses weigh more) over a sliding window, plus an exploration bonus for techniques used
-// rarely. Every technique sees every measurement, so the model learns from what the local
-// searches found and the other way round. A small random initial design comes first, shared by
-// all.
+// meta-technique does it, anchored on the Gaussian-process model. The model alone proposes the
+// first configurations (its own random start included): until it has found a basin, the local
+// techniques would only refine whatever the first random draws hit. After that the model gets
+// every other proposal, and each remaining one goes to the technique with the highest score: the
+// area under its curve of recent successes (a use counts as a success when it improved the best
+// configuration so far; recent uses weigh more) over a sliding window, plus an exploration bonus
+// for techniques used rarely. The model's score carries a standing credit, so that another
+// technique takes a proposal from it only while it has been improving the best; when nobody is
+// (most of a search), the model's proposals are the better bet. Every technique sees every
+// measurement, so the model learns from what the local searches found and the other way round.
 
 #include <cmath>
 #include <deque>
@@ -17,8 +20,9 @@ namespace {
 
 constexpr std::size_t kWindow = 50;
 constexpr double kExploration = 0.05;
-constexpr std::size_t kInitialDesign = 8;
+constexpr std::size_t kModelAlone = 30;
 constexpr std::size_t kModelEvery = 2;
+constexpr double kModelCredit = 0.1;
 
 class Ensemble final : public Technique {
  public:
@@ -33,7 +37,6 @@ class Ensemble final : public Technique {
 
   void start(History& history, std::uint64_t seed) override {
     history_ = &history;
-    rng_.seed(seed);
     for (std::size_t m = 0; m < members_.size(); ++m) {
       // Distinct streams per member, all fixed by the seed.
       members_[m]->start(history, seed * 0x9e3779b97f4a7c15ull + m + 1);
@@ -45,15 +48,12 @@ class Ensemble final : public Technique {
   }
 
   std::optional<std::size_t> propose() override {
-    if (history_->seen_count() < std::min(kInitialDesign, history_->size())) {
-      return history_->random_unseen(rng_);
-    }
-    std::size_t chosen = 0;
+    std::size_t chosen = kModel;
     // Every other proposal is the model's: the bandit's credit is a short-term signal that
     // favours the small, frequent gains of local moves, while the model makes the rarer jumps to
     // another basin that decide hard spaces. The bandit chooses the rest, the model included;
     // untried members first, in order.
-    if (total_uses_ % kModelEvery != 0) {
+    if (history_->seen_count() >= kModelAlone && total_uses_ % kModelEvery != 0) {
       double chosen_score = -INFINITY;
       for (std::size_t m = 0; m < members_.size(); ++m) {
         const double score = uses_[m] == 0 ? INFINITY : this->score(m);
@@ -102,8 +102,10 @@ class Ensemble final : public Technique {
   }
 
  private:
+  static constexpr std::size_t kModel = 0;  // members_[kModel] is the Gaussian process
+
   // Area under the member's curve of successes over its uses in the window, newest weighing
-  // most, plus the exploration bonus.
+  // most, the model's standing credit, and the exploration bonus.
   double score(std::size_t m) const {
     double auc = 0.0;
     double weights = 0.0;
@@ -114,13 +116,12 @@ class Ensemble final : public Technique {
       auc += improved ? static_cast<double>(k) : 0.0;
       weights += static_cast<double>(k);
     }
-    const double credit = weights > 0 ? auc / weights : 0.0;
+    const double credit = (weights > 0 ? auc / weights : 0.0) + (m == kModel ? kModelCredit : 0.0);
     return credit + kExploration * std::sqrt(2.0 * std::log(static_cast<double>(total_uses_)) /
                                              static_cast<double>(uses_[m]));
   }
 
   History* history_ = nullptr;
-  std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Technique>> members_;
   std::vector<std::size_t> uses_;
   std::size_t total_uses_ = 0;

@@ -62,16 +62,16 @@ void register_builtin_strategies(StrategyRegistry& registry) {
   add("genetic", "constraint-aware genetic algorithm: tournament, uniform crossover, mutation",
       detail::make_genetic);
   add("bayes",
-      "Gaussian process (Matern 5/2, fitted length scales) with expected improvement "
-      "and lower confidence bound",
+      "Gaussian process (Matern 5/2, fitted length scales, log-scaled sizes and a "
+      "power-of-two input) with expected improvement and lower confidence bound",
       detail::make_bayes);
   add("natural_gradient",
       "natural-gradient ascent of a factorized categorical distribution over "
       "the values",
       detail::make_natural_gradient);
   add("ensemble",
-      "bayes on every other proposal, an AUC bandit over bayes, local, genetic and "
-      "natural_gradient on the rest",
+      "bayes alone for the first 30 proposals, then on every other one; an AUC bandit over "
+      "bayes, local, genetic and natural_gradient on the rest",
       detail::make_ensemble);
 }
 
