@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -359,7 +361,7 @@ TEST(OpenClBackend, ASyntaxErrorUnderOneValueIsCompileFailedWithTheBuildLog) {
   EXPECT_NE(broken.message.find("-DVARIANT=2"), std::string::npos) << broken.message;
   EXPECT_NE(broken.message.find("error"), std::string::npos) << broken.message;
   // The log points at the line of vadd.cl that breaks.
-  EXPECT_NE(broken.message.find(":10:"), std::string::npos) << broken.message;
+  EXPECT_NE(broken.message.find(":11:"), std::string::npos) << broken.message;
   EXPECT_EQ(evaluator.evaluate(space.at(index_of(space, "16,0"))).status, Status::Ok);
 }
 
@@ -385,6 +387,95 @@ TEST(OpenClBackend, ASpecThatMissesAKernelArgumentIsCompileFailed) {
   EXPECT_EQ(prepared.status, Status::CompileFailed);
   EXPECT_NE(prepared.message.find("takes 4 arguments, the spec lists 3"), std::string::npos)
       << prepared.message;
+}
+
+// Whether the builder also launches each kernel once: on PoCL with its kernel cache on.
+bool builder_launches() {
+  const std::vector<opencl::OpenClDevice> devices = opencl::list_devices();
+  const char* cache = std::getenv("POCL_KERNEL_CACHE");
+  return !devices.empty() && devices.front().platform == "Portable Computing Language" &&
+         (cache == nullptr || std::string(cache) != "0");
+}
+
+#define SKIP_UNLESS_THE_BUILDER_LAUNCHES()                                                   \
+  do {                                                                                       \
+    if (!builder_launches()) GTEST_SKIP() << "the device is not PoCL with its kernel cache"; \
+  } while (0)
+
+opencl::OpenClOptions build_in(opencl::BuildPlace place) {
+  opencl::OpenClOptions options;
+  options.build_place = place;
+  return options;
+}
+
+TEST(OpenClBackend, AKernelThatCrashesInItsFirstLaunchIsRuntimeFailedAndTheRunGoesOn) {
+  SKIP_UNLESS_THE_BUILDER_LAUNCHES();
+  const KernelSpec spec = vadd_spec(64, ints({16}), ints({0, 3}));
+  const SearchSpace space = spec.space();
+  const auto backend = opencl::make_opencl_backend(spec, build_in(opencl::BuildPlace::Builder));
+  Evaluator evaluator(*backend, quick_harness());
+  const Measurement crashed = evaluator.evaluate(space.at(index_of(space, "16,3")));
+  EXPECT_EQ(crashed.status, Status::RuntimeFailed);
+  EXPECT_NE(crashed.message.find("SIGSEGV"), std::string::npos) << crashed.message;
+  const Measurement fine = evaluator.evaluate(space.at(index_of(space, "16,0")));
+  EXPECT_EQ(fine.status, Status::Ok) << fine.message;
+}
+
+TEST(OpenClBackend, AKernelThatHangsInItsFirstLaunchIsTimeoutAndTheRunGoesOn) {
+  SKIP_UNLESS_THE_BUILDER_LAUNCHES();
+  const KernelSpec spec = vadd_spec(64, ints({16}), ints({0, 4}));
+  const SearchSpace space = spec.space();
+  opencl::OpenClOptions options = build_in(opencl::BuildPlace::Builder);
+  options.build_timeout_s = 5.0;
+  const auto backend = opencl::make_opencl_backend(spec, options);
+  Evaluator evaluator(*backend, quick_harness());
+  const auto start = std::chrono::steady_clock::now();
+  const Measurement hung = evaluator.evaluate(space.at(index_of(space, "16,4")));
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(hung.status, Status::Timeout);
+  EXPECT_NE(hung.message.find("build_timeout_s"), std::string::npos) << hung.message;
+  EXPECT_GE(waited, 5.0);
+  EXPECT_LT(waited, 60.0);
+  const Measurement fine = evaluator.evaluate(space.at(index_of(space, "16,0")));
+  EXPECT_EQ(fine.status, Status::Ok) << fine.message;
+}
+
+TEST(OpenClBackend, TheBuilderAndAnInProcessBuildGiveEveryConfigurationTheSameStatus) {
+  SKIP_UNLESS_THE_BUILDER_LAUNCHES();
+  // Right, wrong and not compiling, at a fitting and an oversized work-group.
+  const KernelSpec spec = vadd_spec(1000, ints({8, 100000}), ints({0, 1, 2}));
+  const SearchSpace space = spec.space();
+  std::vector<Measurement> by_place[2];
+  const opencl::BuildPlace places[2] = {opencl::BuildPlace::InProcess, opencl::BuildPlace::Builder};
+  for (int p = 0; p < 2; ++p) {
+    const auto backend = opencl::make_opencl_backend(spec, build_in(places[p]));
+    Evaluator evaluator(*backend, quick_harness());
+    for (std::size_t i = 0; i < space.size(); ++i) {
+      by_place[p].push_back(evaluator.evaluate(space.at(i)));
+    }
+  }
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < space.size(); ++i) {
+    EXPECT_EQ(by_place[0][i].status, by_place[1][i].status)
+        << space.at(i).describe() << ": " << by_place[0][i].message << " | "
+        << by_place[1][i].message;
+    ok += by_place[1][i].ok();
+  }
+  EXPECT_EQ(ok, 1u);  // WG 8, the right variant
+}
+
+TEST(OpenClBackend, AskingForTheBuilderWithPoclsCacheOffSaysHowToFixIt) {
+  SKIP_UNLESS_THE_BUILDER_LAUNCHES();
+  const KernelSpec spec = vadd_spec(64, ints({16}));
+  ::setenv("POCL_KERNEL_CACHE", "0", 1);
+  try {
+    opencl::make_opencl_backend(spec, build_in(opencl::BuildPlace::Builder));
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("POCL_KERNEL_CACHE"), std::string::npos) << e.what();
+  }
+  ::unsetenv("POCL_KERNEL_CACHE");
 }
 
 TEST(OpenClBackend, WithoutALocalSizeTheRuntimeChooses) {

@@ -7,6 +7,7 @@
 /// configuration the device cannot run is over_limits without a build. Build logs of failed builds
 /// are kept in the measurement's message.
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,10 +18,35 @@
 
 namespace attune::opencl {
 
+/// Where prepare() builds a configuration.
+enum class BuildPlace {
+  /// Builder on PoCL with its kernel cache on (the default; POCL_KERNEL_CACHE=0 turns it off),
+  /// when attune-opencl-builder is found; in process otherwise.
+  Automatic,
+  /// clBuildProgram on the calling thread, in the tuner's process.
+  InProcess,
+  /// First in attune-opencl-builder, a process of its own per configuration, which on PoCL also
+  /// launches the kernel once (on one work-group) so that the work-group function is compiled;
+  /// then in process, where the build and the first launch find both in the driver's kernel
+  /// cache. PoCL holds one lock over its compiler and its launches in a process: compiled in the
+  /// tuner's process, a build ahead stalls the measurement of another configuration for as long
+  /// as it takes, and compiling ahead gains nothing. Also keeps a kernel whose first launch
+  /// crashes or hangs from taking the tuner with it (that configuration is runtime_failed or
+  /// timeout). Useful only with a driver that caches builds on disk: PoCL, with its cache on.
+  Builder,
+};
+
 struct OpenClOptions {
   /// Substring of the platform and device name to use; empty: the first GPU, else the first
   /// device of any kind. Also read from $ATTUNE_OPENCL_DEVICE.
   std::string device;
+  BuildPlace build_place = BuildPlace::Automatic;
+  /// The builder executable (attune-opencl-builder). Empty: $ATTUNE_OPENCL_BUILDER, then the
+  /// directory of the running executable, then the build tree's copy, then the installed one.
+  std::filesystem::path builder;
+  /// Longest the builder may take for one configuration, its launch included, before it is killed
+  /// and the configuration is `timeout`.
+  double build_timeout_s = 120.0;
 };
 
 /// A device as the backend sees it.

@@ -19,6 +19,7 @@
 
 #include "attune/backends/jit.hpp"
 #include "attune/error.hpp"
+#include "core/subprocess.hpp"
 #include "kernel_compiler.hpp"
 #include "spec/npy.hpp"
 #include "worker_process.hpp"
@@ -49,45 +50,27 @@ std::filesystem::path default_cache_dir() {
   return std::filesystem::temp_directory_path(ignored) / "attune-cache" / "jit";
 }
 
-bool executable(const std::filesystem::path& file) {
-  std::error_code error;
-  return std::filesystem::is_regular_file(file, error) && ::access(file.c_str(), X_OK) == 0;
-}
-
 constexpr const char* kWorkerName = "attune-jit-worker";
 
 std::filesystem::path find_worker(const std::filesystem::path& given) {
-  if (!given.empty()) {
-    if (!executable(given)) {
-      throw Error(ErrorCode::NotFound, "the JIT worker " + given.string() +
-                                           " (JitOptions::worker) is not an executable file");
-    }
-    return given;
-  }
-  if (const char* env = std::getenv("ATTUNE_JIT_WORKER"); env && *env) {
-    if (!executable(env)) {
-      throw Error(ErrorCode::NotFound, std::string("the JIT worker ") + env +
-                                           " named by ATTUNE_JIT_WORKER is not an executable file");
-    }
-    return env;
-  }
-  std::vector<std::filesystem::path> candidates;
-  std::error_code error;
-  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (!error) candidates.push_back(self.parent_path() / kWorkerName);
+  attune::detail::CompanionProgram worker;
+  worker.name = kWorkerName;
+  worker.given = given;
+  worker.given_by = "JitOptions::worker";
+  worker.variable = "ATTUNE_JIT_WORKER";
 #ifdef ATTUNE_JIT_WORKER_BUILD_PATH
-  candidates.emplace_back(ATTUNE_JIT_WORKER_BUILD_PATH);
+  worker.places.emplace_back(ATTUNE_JIT_WORKER_BUILD_PATH);
 #endif
 #ifdef ATTUNE_JIT_WORKER_INSTALL_PATH
-  candidates.emplace_back(ATTUNE_JIT_WORKER_INSTALL_PATH);
+  worker.places.emplace_back(ATTUNE_JIT_WORKER_INSTALL_PATH);
 #endif
   std::string looked;
-  for (const auto& candidate : candidates) {
-    if (executable(candidate)) return candidate;
-    looked += (looked.empty() ? "" : ", ") + candidate.string();
+  std::filesystem::path found = attune::detail::find_companion(worker, &looked);
+  if (found.empty()) {
+    throw Error(ErrorCode::NotFound, std::string(kWorkerName) + " not found (looked in " + looked +
+                                         "); build it with attune, or set ATTUNE_JIT_WORKER");
   }
-  throw Error(ErrorCode::NotFound, std::string(kWorkerName) + " not found (looked in " + looked +
-                                       "); build it with attune, or set ATTUNE_JIT_WORKER");
+  return found;
 }
 
 bool plausible_entry(const std::string& name) {

@@ -18,9 +18,13 @@
 #include <system_error>
 
 #include "attune/error.hpp"
-#include "subprocess.hpp"
+#include "core/subprocess.hpp"
 
 namespace attune::jit::detail {
+
+using attune::detail::CapturedRun;
+using attune::detail::describe_wait_status;
+using attune::detail::run_captured;
 namespace {
 
 // Bumped when the wrapper or the compile command changes in a way the key does not capture.

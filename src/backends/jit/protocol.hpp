@@ -15,10 +15,6 @@
 //                                         Failed  body: FailureKind, message (any command)
 //   (on start)                            Ready   body: protocol version, pid
 
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -27,6 +23,8 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include "core/socket_io.hpp"
 
 namespace attune::jit::protocol {
 
@@ -117,31 +115,7 @@ class BodyReader {
   std::size_t offset_ = 0;
 };
 
-/// Blocking write of all `n` bytes; false when the peer is gone. MSG_NOSIGNAL: a dead peer must
-/// not raise SIGPIPE in the writer.
-inline bool send_all(int fd, const void* data, std::size_t n) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t k = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    p += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
-}
-
-/// Blocking read of exactly `n` bytes; false at end of stream or on error.
-inline bool receive_all(int fd, void* data, std::size_t n) {
-  auto* p = static_cast<char*>(data);
-  while (n > 0) {
-    const ssize_t k = ::recv(fd, p, n, 0);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    p += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
-}
+using attune::detail::receive_all;
+using attune::detail::send_all;
 
 }  // namespace attune::jit::protocol

@@ -21,6 +21,15 @@
 #include "protocol.hpp"
 
 namespace attune::jit::detail {
+
+using attune::detail::anonymous_file;
+using attune::detail::describe_signal;
+using attune::detail::describe_wait_status;
+using attune::detail::kill_and_reap;
+using attune::detail::reap;
+using attune::detail::spawn;
+using attune::detail::SpawnRequest;
+
 namespace {
 
 namespace wire = protocol;

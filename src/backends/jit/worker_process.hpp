@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "attune/harness.hpp"
-#include "subprocess.hpp"
+#include "core/subprocess.hpp"
 
 namespace attune::jit::detail {
+
+using attune::detail::UniqueFd;
 
 /// One argument as the worker receives it.
 struct WorkerArgument {

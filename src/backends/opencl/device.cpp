@@ -19,6 +19,8 @@ struct Found {
   cl_platform_id platform;
   cl_device_id device;
   OpenClDevice description;
+  std::size_t platform_index;  // in clGetPlatformIDs' list
+  std::size_t device_index;    // in clGetDeviceIDs(CL_DEVICE_TYPE_ALL)'s list of its platform
 };
 
 std::string type_name(cl_device_type type) {
@@ -38,7 +40,8 @@ std::vector<Found> find_devices() {
   }
   std::vector<cl_platform_id> platforms(platform_count);
   if (clGetPlatformIDs(platform_count, platforms.data(), nullptr) != CL_SUCCESS) return out;
-  for (cl_platform_id platform : platforms) {
+  for (std::size_t p = 0; p < platforms.size(); ++p) {
+    const cl_platform_id platform = platforms[p];
     cl_uint device_count = 0;
     if (clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 0, nullptr, &device_count) != CL_SUCCESS ||
         device_count == 0) {
@@ -50,12 +53,13 @@ std::vector<Found> find_devices() {
       continue;
     }
     const std::string platform_name = detail::platform_string(platform, CL_PLATFORM_NAME);
-    for (cl_device_id device : devices) {
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+      const cl_device_id device = devices[i];
       OpenClDevice d;
       d.platform = platform_name;
       d.name = detail::device_string(device, CL_DEVICE_NAME);
       d.type = type_name(detail::device_value<cl_device_type>(device, CL_DEVICE_TYPE));
-      out.push_back({platform, device, std::move(d)});
+      out.push_back({platform, device, std::move(d), p, i});
     }
   }
   return out;
@@ -87,6 +91,8 @@ detail::SelectedDevice describe(const Found& found) {
   detail::SelectedDevice out;
   out.platform = found.platform;
   out.device = found.device;
+  out.platform_index = found.platform_index;
+  out.device_index = found.device_index;
   const cl_device_id device = found.device;
 
   detail::DeviceLimits& limits = out.limits;

@@ -24,6 +24,9 @@ struct DeviceLimits {
 struct SelectedDevice {
   cl_platform_id platform = nullptr;
   cl_device_id device = nullptr;
+  /// Where it is in the ICD loader's lists, for another process to find the same device.
+  std::size_t platform_index = 0;
+  std::size_t device_index = 0;
   DeviceInfo info;
   DeviceLimits limits;
   /// PoCL compiles a kernel's work-group function at its first launch for each local size, not

@@ -2,14 +2,24 @@
 // source with one -D option per parameter; device buffers shared by every configuration whose
 // arguments have the same sizes and values; launches timed by profiling events.
 //
+// On PoCL each configuration is first built by attune-opencl-builder in a process of its own (see
+// BuildPlace in opencl.hpp and builder_main.cpp), which leaves the program and its work-group
+// function in PoCL's kernel cache; the build here then loads them from there.
+//
 // Threads: prepare() runs on the tuner's worker threads while the measuring thread verifies and
 // times other configurations. It touches only objects it creates (program, kernel, a queue of
 // its own) and the argument sets, whose creation is serialized per set; the context is shared,
 // which OpenCL allows. verify() and run() use the one measuring queue, from one thread.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -22,7 +32,10 @@
 
 #include "attune/backends/opencl.hpp"
 #include "attune/error.hpp"
+#include "builder_process.hpp"
+#include "builder_protocol.hpp"
 #include "cl_api.hpp"
+#include "core/subprocess.hpp"
 #include "device.hpp"
 
 namespace attune::opencl {
@@ -91,6 +104,78 @@ std::string read_text(const std::filesystem::path& path, const std::string& what
   return text.str();
 }
 
+constexpr const char* kBuilderName = "attune-opencl-builder";
+
+// PoCL reads POCL_KERNEL_CACHE once: 0 turns its kernel cache off (it is on by default).
+bool pocl_kernel_cache_on() {
+  const char* cache = std::getenv("POCL_KERNEL_CACHE");
+  return cache == nullptr || std::string(cache) != "0";
+}
+
+// The builder for OpenClOptions::build_place, or an empty path to build in process.
+std::filesystem::path choose_builder(const OpenClOptions& options,
+                                     const detail::SelectedDevice& device) {
+  if (options.build_place == BuildPlace::InProcess) return {};
+  attune::detail::CompanionProgram builder;
+  builder.name = kBuilderName;
+  builder.given = options.builder;
+  builder.given_by = "OpenClOptions::builder";
+  builder.variable = "ATTUNE_OPENCL_BUILDER";
+#ifdef ATTUNE_OPENCL_BUILDER_BUILD_PATH
+  builder.places.emplace_back(ATTUNE_OPENCL_BUILDER_BUILD_PATH);
+#endif
+#ifdef ATTUNE_OPENCL_BUILDER_INSTALL_PATH
+  builder.places.emplace_back(ATTUNE_OPENCL_BUILDER_INSTALL_PATH);
+#endif
+  if (options.build_place == BuildPlace::Automatic) {
+    if (!device.compiles_at_first_launch || !pocl_kernel_cache_on()) return {};
+    return attune::detail::find_companion(builder);
+  }
+  if (device.compiles_at_first_launch && !pocl_kernel_cache_on()) {
+    throw Error(ErrorCode::InvalidArgument,
+                "building in attune-opencl-builder needs PoCL's kernel cache, and "
+                "POCL_KERNEL_CACHE=0 turns it off: unset it, or build in process");
+  }
+  std::string looked;
+  std::filesystem::path found = attune::detail::find_companion(builder, &looked);
+  if (found.empty()) {
+    throw Error(ErrorCode::NotFound, std::string(kBuilderName) + " not found (looked in " + looked +
+                                         "); build it with attune, set "
+                                         "ATTUNE_OPENCL_BUILDER, or build in process");
+  }
+  return found;
+}
+
+void write_file(int fd, const std::byte* data, std::size_t size, const std::string& what) {
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw Error(ErrorCode::Io, "cannot write " + what + " to a temporary file: " +
+                                     std::strerror(errno) + " (is the temporary directory full?)");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// The grid of the launch that compiles the work-group function ahead: one work-group, but as wide
+// as the real grid in its widest dimension when that is at or over PoCL's small-grid limit.
+Geometry first_launch_geometry(const Geometry& g) {
+  Geometry first = g;
+  if (!g.has_local) return first;
+  std::size_t widest = 0;
+  for (cl_uint d = 0; d < g.dims; ++d) widest = std::max(widest, g.global[d]);
+  for (cl_uint d = 0; d < g.dims; ++d) {
+    const bool keep = widest >= kPoclSmallGridLimit && g.global[d] == widest;
+    first.global[d] = keep ? g.global[d] : g.local[d];
+  }
+  return first;
+}
+
+std::string comma_sizes(const std::array<std::size_t, 3>& sizes) {
+  return std::to_string(sizes[0]) + "," + std::to_string(sizes[1]) + "," + std::to_string(sizes[2]);
+}
+
 // A configuration's arguments without their contents: what decides whether two configurations
 // can share buffers, and what the device limits are checked against before anything is built.
 struct ArgumentPlan {
@@ -107,6 +192,10 @@ struct ArgumentSet {
   std::vector<HostArgument> host;                // initial contents
   std::vector<detail::Memory> buffers;           // per argument; empty for scalars and local
   std::vector<std::vector<std::byte>> poisoned;  // per argument; outputs only
+  // Per argument; buffers only: a file with the initial contents, for the builder's first
+  // launch. Written once, when the first configuration with this set goes to the builder.
+  std::once_flag files_written;
+  std::vector<std::string> files;
   std::mutex reference_mutex;
   // Per argument; outputs only. Set by the first verification (first valid, reference kernel)
   // or at creation (stored answers).
@@ -118,6 +207,9 @@ class OpenClKernel;
 class OpenClBackend final : public Backend {
  public:
   OpenClBackend(const KernelSpec& spec, const OpenClOptions& options);
+  ~OpenClBackend() override;
+  OpenClBackend(const OpenClBackend&) = delete;
+  OpenClBackend& operator=(const OpenClBackend&) = delete;
 
   const DeviceInfo& device() const override { return device_.info; }
   std::string kernel_id() const override { return spec_.kernel_id(); }
@@ -140,6 +232,10 @@ class OpenClBackend final : public Backend {
   void create_argument_set(ArgumentSet& set, const Config& config);
   std::string build_options(const Config& config) const;
   std::optional<Rejection> build(const std::string& options, detail::Program& program) const;
+  std::optional<Rejection> build_in_builder(const std::string& options, const Geometry& g,
+                                            const ArgumentPlan& plan, ArgumentSet& set,
+                                            std::optional<Rejection>& launch_failed);
+  void write_argument_files(ArgumentSet& set);
   std::optional<Rejection> bind_arguments(cl_kernel kernel, const ArgumentSet& set,
                                           const std::vector<cl_mem>& buffers,
                                           const std::vector<std::uint64_t>& local_bytes) const;
@@ -151,8 +247,18 @@ class OpenClBackend final : public Backend {
   std::vector<std::vector<std::byte>> run_reference(const ArgumentSet& set);
 
   KernelSpec spec_;
+  OpenClOptions options_;
   SearchSpace space_;
   std::string source_;
+  // BuildPlace::Builder: the program, the source in an anonymous file it reads, a directory for
+  // the argument files (removed with the backend), and the builders between builds.
+  std::filesystem::path builder_;
+  attune::detail::UniqueFd source_file_;
+  std::filesystem::path scratch_dir_;
+  std::string device_place_;
+  std::mutex builders_mutex_;
+  std::vector<std::unique_ptr<detail::BuilderProcess>> idle_builders_;
+  std::atomic<std::size_t> next_file_{0};
   detail::SelectedDevice device_;
   detail::Context context_;
   detail::Queue queue_;  // measuring thread only
@@ -253,7 +359,10 @@ class OpenClKernel final : public PreparedKernel {
 };
 
 OpenClBackend::OpenClBackend(const KernelSpec& spec, const OpenClOptions& options)
-    : spec_(spec), space_(spec.space()), device_(detail::select_device(options)) {
+    : spec_(spec),
+      options_(options),
+      space_(spec.space()),
+      device_(detail::select_device(options)) {
   if (!spec_.backend.empty() && spec_.backend != "opencl") {
     throw Error(ErrorCode::InvalidArgument, "the spec " + spec_.path.string() + " is for the `" +
                                                 spec_.backend +
@@ -281,6 +390,27 @@ OpenClBackend::OpenClBackend(const KernelSpec& spec, const OpenClOptions& option
                     "; give one local size per global size, or none to let the runtime choose");
   }
   source_ = read_text(spec_.source, "kernel source");
+  builder_ = choose_builder(options, device_);
+  if (!builder_.empty()) {
+    source_file_ = attune::detail::anonymous_file();
+    write_file(source_file_.get(), reinterpret_cast<const std::byte*>(source_.data()),
+               source_.size(), "the kernel source");
+    std::error_code ignored;
+    std::string pattern =
+        (std::filesystem::temp_directory_path(ignored) / "attune-opencl-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw Error(ErrorCode::Io,
+                  "cannot create a temporary directory " + pattern + ": " + std::strerror(errno));
+    }
+    scratch_dir_ = pattern;
+    device_place_ = std::to_string(device_.platform_index) + ":" +
+                    std::to_string(device_.device_index) + ":" +
+                    detail::device_string(device_.device, CL_DEVICE_NAME);
+    // Started here, once, so that a builder that cannot run is an error now, not a failed
+    // configuration later.
+    idle_builders_.push_back(
+        std::make_unique<detail::BuilderProcess>(builder_, device_place_, source_file_.get()));
+  }
 
   cl_int rc = CL_SUCCESS;
   const cl_device_id device = device_.device;
@@ -532,6 +662,116 @@ std::optional<Rejection> OpenClBackend::build(const std::string& options,
                                               (log.empty() ? "" : ":\n" + log)};
 }
 
+OpenClBackend::~OpenClBackend() {
+  idle_builders_.clear();
+  if (!scratch_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch_dir_, ignored);
+  }
+}
+
+void OpenClBackend::write_argument_files(ArgumentSet& set) {
+  std::vector<std::string> files(set.host.size());
+  const std::size_t id = next_file_++;
+  for (std::size_t i = 0; i < set.host.size(); ++i) {
+    if (!set.buffers[i]) continue;
+    files[i] = (scratch_dir_ / ("set" + std::to_string(id) + "-" + std::to_string(i))).string();
+    attune::detail::UniqueFd fd(
+        ::open(files[i].c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) {
+      throw Error(ErrorCode::Io, "cannot create " + files[i] + ": " + std::strerror(errno));
+    }
+    const std::vector<std::byte>& bytes = set.host[i].bytes;
+    write_file(fd.get(), bytes.data(), bytes.size(),
+               "the contents of `" + set.host[i].spec->name + "`");
+  }
+  set.files = std::move(files);
+}
+
+// The builder's reply says what became of the configuration; only a builder that cannot do its
+// job at all (one from another build, a device it cannot find) is an error of the environment.
+//
+// A first launch that failed cleanly (an OpenCL error, no crash) goes to `launch_failed`, not to
+// the result: the checks after the build here usually say more precisely why (a missing argument,
+// a required work-group size), and prepare() reports it only when they find nothing.
+std::optional<Rejection> OpenClBackend::build_in_builder(const std::string& options,
+                                                         const Geometry& g,
+                                                         const ArgumentPlan& plan, ArgumentSet& set,
+                                                         std::optional<Rejection>& launch_failed) {
+  std::vector<std::string> request{"--options", options, "--entry", spec_.entry};
+  if (device_.compiles_at_first_launch) {
+    std::call_once(set.files_written, [&] { write_argument_files(set); });
+    const Geometry first = first_launch_geometry(g);
+    request.push_back("--launch");
+    request.push_back(std::to_string(first.dims) + ":" + comma_sizes(first.global) +
+                      (first.has_local ? ":" + comma_sizes(first.local) : std::string()));
+    for (std::size_t i = 0; i < set.host.size(); ++i) {
+      const HostArgument& host = set.host[i];
+      request.push_back("--argument");
+      if (host.spec->kind == ArgumentSpec::Kind::Scalar) {
+        request.push_back(builder::scalar_argument(host.bytes.data(), host.bytes.size()));
+      } else if (host.spec->local) {
+        request.push_back(builder::local_argument(std::max<std::uint64_t>(plan.bytes[i], 1)));
+      } else {
+        request.push_back(builder::buffer_argument(host.bytes.size(), set.files[i]));
+      }
+    }
+  }
+
+  std::unique_ptr<detail::BuilderProcess> process;
+  {
+    std::lock_guard lock(builders_mutex_);
+    if (!idle_builders_.empty()) {
+      process = std::move(idle_builders_.back());
+      idle_builders_.pop_back();
+    }
+  }
+  if (!process) {
+    process = std::make_unique<detail::BuilderProcess>(builder_, device_place_, source_file_.get());
+  }
+  const double limit = options_.build_timeout_s;
+  const detail::BuilderProcess::Reply reply = process->build(request, limit);
+  if (!process->dead()) {
+    std::lock_guard lock(builders_mutex_);
+    idle_builders_.push_back(std::move(process));
+  }
+
+  std::string text = reply.text;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  switch (reply.status) {
+    case 0: return std::nullopt;
+    case -1:
+      if (reply.timed_out) {
+        return Rejection{Status::Timeout,
+                         "building and launching once took over " + std::to_string(limit) +
+                             " s (OpenClOptions::build_timeout_s); the builder was killed"};
+      }
+      return Rejection{Status::RuntimeFailed,
+                       "the builder ended while building or launching the kernel once (one "
+                       "work-group): " +
+                           text};
+    case builder::kBuildFailed: {
+      const std::size_t line = text.find('\n');
+      const std::string code = text.substr(0, line);
+      const std::string log = line == std::string::npos
+                                  ? std::string()
+                                  : detail::first_error_lines(text.substr(line + 1));
+      return Rejection{Status::CompileFailed, "building with \"" + options + "\" failed (" + code +
+                                                  ")" + (log.empty() ? "" : ":\n" + log)};
+    }
+    case builder::kNoKernel:
+      return Rejection{Status::CompileFailed,
+                       "the program has no kernel `" + spec_.entry + "` (" + text + ")"};
+    case builder::kLaunchFailed:
+      launch_failed = Rejection{Status::RuntimeFailed, text};
+      return std::nullopt;
+    default:
+      throw Error(ErrorCode::Unsupported,
+                  std::string(kBuilderName) + " " + builder_.string() + " could not build: " +
+                      text + "; rebuild attune, or build in process (BuildPlace::InProcess)");
+  }
+}
+
 std::optional<Rejection> OpenClBackend::bind_arguments(
     cl_kernel kernel, const ArgumentSet& set, const std::vector<cl_mem>& buffers,
     const std::vector<std::uint64_t>& local_bytes) const {
@@ -633,15 +873,7 @@ std::optional<Rejection> OpenClBackend::compile_work_group_function(
     if (rc != CL_SUCCESS) return std::nullopt;
     raw[i] = scratch[i].get();
   }
-  Geometry warm = g;
-  if (g.has_local) {
-    std::size_t widest = 0;
-    for (cl_uint d = 0; d < g.dims; ++d) widest = std::max(widest, g.global[d]);
-    for (cl_uint d = 0; d < g.dims; ++d) {
-      const bool keep = widest >= kPoclSmallGridLimit && g.global[d] == widest;
-      warm.global[d] = keep ? g.global[d] : g.local[d];
-    }
-  }
+  const Geometry warm = first_launch_geometry(g);
   if (auto r = bind_arguments(kernel, set, raw, plan.bytes)) return r;
   cl_int rc = CL_SUCCESS;
   detail::Queue queue(clCreateCommandQueue(context_.get(), device_.device, 0, &rc));
@@ -681,10 +913,24 @@ Prepared OpenClBackend::prepare(const Config& config) {
   ArgumentPlan plan;
   if (auto r = plan_arguments(config, plan)) return reject(std::move(*r));
 
-  detail::Program program;
-  const auto build_failed = build(build_options(config), program);
+  std::shared_ptr<ArgumentSet> set;
+  try {
+    set = argument_set(plan, config);
+  } catch (const Error& e) {
+    return reject(
+        {e.code() == ErrorCode::Unsupported ? Status::OverLimits : Status::Invalid, e.what()});
+  }
+
+  const std::string options = build_options(config);
   built = true;
-  if (build_failed) return reject(*build_failed);
+  std::optional<Rejection> launch_failed;
+  if (!builder_.empty()) {
+    if (auto r = build_in_builder(options, geometry, plan, *set, launch_failed)) {
+      return reject(*r);
+    }
+  }
+  detail::Program program;
+  if (auto r = build(options, program)) return reject(*r);
   cl_int rc = CL_SUCCESS;
   detail::Kernel kernel(clCreateKernel(program.get(), spec_.entry.c_str(), &rc));
   if (rc != CL_SUCCESS) {
@@ -700,18 +946,12 @@ Prepared OpenClBackend::prepare(const Config& config) {
                        " arguments, the spec lists " + std::to_string(spec_.arguments.size())});
   }
 
-  std::shared_ptr<ArgumentSet> set;
-  try {
-    set = argument_set(plan, config);
-  } catch (const Error& e) {
-    return reject(
-        {e.code() == ErrorCode::Unsupported ? Status::OverLimits : Status::Invalid, e.what()});
-  }
   std::vector<cl_mem> buffers(set->buffers.size(), nullptr);
   for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i] = set->buffers[i].get();
   if (auto r = bind_arguments(kernel.get(), *set, buffers, plan.bytes)) return reject(*r);
   if (auto r = check_built_kernel(kernel.get(), geometry)) return reject(*r);
-  if (device_.compiles_at_first_launch) {
+  if (launch_failed) return reject(*launch_failed);
+  if (device_.compiles_at_first_launch && builder_.empty()) {
     if (auto r = compile_work_group_function(kernel.get(), geometry, *set, plan)) {
       return reject(*r);
     }

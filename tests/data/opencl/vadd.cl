@@ -1,5 +1,6 @@
 // Vector addition with a tunable work-group size (the launch's local size). VARIANT plants
-// failures: 1 subtracts instead of adding (a wrong answer), 2 does not compile.
+// failures: 1 subtracts instead of adding (a wrong answer), 2 does not compile, 3 writes far
+// outside its buffer (a crash on a CPU device), 4 never ends.
 __kernel void vadd(__global const float* a, __global const float* b, __global float* c,
                    const int n) {
   const int i = get_global_id(0);
@@ -8,6 +9,12 @@ __kernel void vadd(__global const float* a, __global const float* b, __global fl
   c[i] = a[i] - b[i];
 #elif VARIANT == 2
   c[i] = a[i] + ;
+#elif VARIANT == 3
+  c[(long)i + (1L << 40)] = a[i];
+#elif VARIANT == 4
+  volatile __global const float* spin = a;
+  while (spin[i] == spin[i]) {
+  }
 #else
   c[i] = a[i] + b[i];
 #endif

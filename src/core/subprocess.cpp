@@ -1,8 +1,8 @@
-// Child processes for the JIT backend: posix_spawn with a clean signal state and only the
+// Child processes for the backends: posix_spawn with a clean signal state and only the
 // descriptors asked for, reaping with a grace period, and running a program with its output
-// captured under a time limit (the compiler).
+// captured under a time limit (the JIT's compiler, the OpenCL builder).
 
-#include "subprocess.hpp"
+#include "core/subprocess.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -23,7 +23,7 @@
 
 extern char** environ;
 
-namespace attune::jit::detail {
+namespace attune::detail {
 namespace {
 
 // Source descriptors are first copied here, above any target (0..9), so that placing one child
@@ -174,7 +174,8 @@ std::string describe_wait_status(int status) {
   return "ended with wait status " + std::to_string(status);
 }
 
-CapturedRun run_captured(const std::vector<std::string>& argv, double timeout_s) {
+CapturedRun run_captured(const std::vector<std::string>& argv, double timeout_s,
+                         const std::vector<std::pair<int, int>>& descriptors) {
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) {
     throw Error(ErrorCode::Io, "cannot create a pipe: " + errno_text(errno));
@@ -184,6 +185,7 @@ CapturedRun run_captured(const std::vector<std::string>& argv, double timeout_s)
   SpawnRequest request;
   request.argv = argv;
   request.descriptors = {{write_end.get(), 1}, {write_end.get(), 2}};
+  request.descriptors.insert(request.descriptors.end(), descriptors.begin(), descriptors.end());
   const auto start = std::chrono::steady_clock::now();
   const pid_t pid = spawn(request);
   write_end.reset();
@@ -217,6 +219,44 @@ CapturedRun run_captured(const std::vector<std::string>& argv, double timeout_s)
   return out;
 }
 
+namespace {
+
+bool executable(const std::filesystem::path& file) {
+  std::error_code error;
+  return std::filesystem::is_regular_file(file, error) && ::access(file.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
+std::filesystem::path find_companion(const CompanionProgram& program, std::string* looked) {
+  if (!program.given.empty()) {
+    if (!executable(program.given)) {
+      throw Error(ErrorCode::NotFound, "the " + program.name + " " + program.given.string() + " (" +
+                                           program.given_by + ") is not an executable file");
+    }
+    return program.given;
+  }
+  if (const char* env = std::getenv(program.variable.c_str()); env && *env) {
+    if (!executable(env)) {
+      throw Error(ErrorCode::NotFound, "the " + program.name + " " + env + " named by " +
+                                           program.variable + " is not an executable file");
+    }
+    return env;
+  }
+  std::vector<std::filesystem::path> candidates;
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) candidates.push_back(self.parent_path() / program.name);
+  candidates.insert(candidates.end(), program.places.begin(), program.places.end());
+  std::string where;
+  for (const auto& candidate : candidates) {
+    if (executable(candidate)) return candidate;
+    where += (where.empty() ? "" : ", ") + candidate.string();
+  }
+  if (looked != nullptr) *looked = where;
+  return {};
+}
+
 UniqueFd anonymous_file() {
   std::error_code ignored;
   std::filesystem::path dir = std::filesystem::temp_directory_path(ignored);
@@ -225,7 +265,7 @@ UniqueFd anonymous_file() {
   const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd >= 0) return UniqueFd(fd);
 #endif
-  std::string name = (dir / "attune-jit-XXXXXX").string();
+  std::string name = (dir / "attune-XXXXXX").string();
   const int named = ::mkostemp(name.data(), O_CLOEXEC);
   if (named < 0) {
     throw Error(ErrorCode::Io,
@@ -235,4 +275,4 @@ UniqueFd anonymous_file() {
   return UniqueFd(named);
 }
 
-}  // namespace attune::jit::detail
+}  // namespace attune::detail

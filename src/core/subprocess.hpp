@@ -1,9 +1,9 @@
 #pragma once
-// Starting and ending child processes for the JIT backend: the compiler and the worker. Children
-// are started with posix_spawn, never fork alone, because the tuner has other threads (a fork
-// would copy their locks in whatever state they are); every descriptor the parent opens is
-// close-on-exec, so a compiler started from one thread never inherits the worker's socket from
-// another.
+// Starting and ending child processes: the JIT backend's compiler and worker, the OpenCL
+// backend's builder. Children are started with posix_spawn, never fork alone, because the tuner
+// has other threads (a fork would copy their locks in whatever state they are); every descriptor
+// the parent opens is close-on-exec, so a compiler started from one thread never inherits the
+// worker's socket from another.
 
 #include <sys/types.h>
 
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace attune::jit::detail {
+namespace attune::detail {
 
 struct SpawnRequest {
   /// argv[0] is looked up on PATH when it has no '/'.
@@ -51,8 +51,31 @@ struct CapturedRun {
 };
 
 /// Runs `argv` (argv[0] looked up on PATH) in its own process group with stdout and stderr
-/// captured; kills the whole group after `timeout_s`. Throws Error as spawn() does.
-CapturedRun run_captured(const std::vector<std::string>& argv, double timeout_s);
+/// captured; kills the whole group after `timeout_s`. `descriptors` are placed in the child as
+/// SpawnRequest::descriptors are (child descriptors 3 and up). Throws Error as spawn() does.
+CapturedRun run_captured(const std::vector<std::string>& argv, double timeout_s,
+                         const std::vector<std::pair<int, int>>& descriptors = {});
+
+/// Where to look for a program attune starts beside itself (attune-jit-worker,
+/// attune-opencl-builder).
+struct CompanionProgram {
+  std::string name;
+  /// Set by the caller's options; `given_by` names that option in messages.
+  std::filesystem::path given;
+  std::string given_by;
+  /// The environment variable that names it.
+  std::string variable;
+  /// Fixed places after the running executable's directory: the build tree's copy, the installed
+  /// one.
+  std::vector<std::filesystem::path> places;
+};
+
+/// The program: `given` if set, else $variable if set, else the first executable file among the
+/// running executable's directory and `places`. Throws Error(NotFound) when `given` or the
+/// variable names something that is not an executable file; returns an empty path when none of
+/// the places has it, with `looked` (if not null) listing them.
+std::filesystem::path find_companion(const CompanionProgram& program,
+                                     std::string* looked = nullptr);
 
 /// A descriptor closed on destruction.
 class UniqueFd {
@@ -76,4 +99,4 @@ class UniqueFd {
 /// An anonymous temporary file (already unlinked), close-on-exec, opened for reading and writing.
 UniqueFd anonymous_file();
 
-}  // namespace attune::jit::detail
+}  // namespace attune::detail

@@ -1,0 +1,170 @@
+// Runs attune-opencl-builder for the OpenCL backend: one long-lived process per build thread, a
+// deadline on every reply, and a clear account of a process that crashed or hung.
+
+#include "builder_process.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "attune/error.hpp"
+#include "builder_protocol.hpp"
+
+namespace attune::opencl::detail {
+namespace {
+
+constexpr double kStartDeadlineS = 30.0;
+constexpr std::size_t kTailBytes = 2048;
+
+using Clock = std::chrono::steady_clock;
+
+// Reads exactly `n` bytes before `deadline`; false on the end of the stream, an error or the
+// deadline (then `timed_out` is set).
+bool read_before(int fd, void* data, std::size_t n, Clock::time_point deadline, bool& timed_out) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      return false;
+    }
+    pollfd ready{fd, POLLIN, 0};
+    const int polled =
+        ::poll(&ready, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled < 0) return false;
+    if (polled == 0) continue;
+    const ssize_t k = ::recv(fd, p, n, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+Clock::time_point after(double seconds) {
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(std::min(seconds, 1e9)));
+}
+
+}  // namespace
+
+BuilderProcess::BuilderProcess(const std::filesystem::path& program,
+                               const std::string& device_place, int source_fd)
+    : program_(program) {
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    throw Error(ErrorCode::Io, std::string("cannot create a socket pair for the OpenCL builder: ") +
+                                   std::strerror(errno));
+  }
+  channel_ = attune::detail::UniqueFd(ends[0]);
+  attune::detail::UniqueFd child_end(ends[1]);
+  output_ = attune::detail::anonymous_file();
+  attune::detail::SpawnRequest request;
+  request.argv = {program.string(), "--protocol", std::to_string(builder::kProtocolVersion),
+                  "--device", device_place};
+  request.descriptors = {{child_end.get(), builder::kChannelFd},
+                         {source_fd, builder::kSourceFd},
+                         {output_.get(), 1},
+                         {output_.get(), 2}};
+  pid_ = attune::detail::spawn(request);
+  child_end.reset();
+
+  std::vector<std::string> hello;
+  bool timed_out = false;
+  const auto deadline = after(kStartDeadlineS);
+  const bool answered = builder::receive_strings(
+      [&](void* data, std::size_t n) {
+        return read_before(channel_.get(), data, n, deadline, timed_out);
+      },
+      hello);
+  if (!answered || hello.size() != 2 || hello[0] != "ready" ||
+      hello[1] != std::to_string(builder::kProtocolVersion)) {
+    const std::string said = answered && hello.size() == 2 ? hello[1] : std::string();
+    const std::string ended = lost();
+    throw Error(ErrorCode::Unsupported,
+                "the OpenCL builder " + program.string() + " did not start" +
+                    (said.empty() ? "" : ": " + said) + (ended.empty() ? "" : " (" + ended + ")") +
+                    "; use the attune-opencl-builder built with this attune, or build in "
+                    "process (BuildPlace::InProcess)");
+  }
+}
+
+BuilderProcess::~BuilderProcess() {
+  if (pid_ <= 0) return;
+  channel_.reset();
+  attune::detail::reap(pid_, 2.0, true);
+}
+
+BuilderProcess::Reply BuilderProcess::build(const std::vector<std::string>& request,
+                                            double deadline_s) {
+  Reply reply;
+  if (dead()) {
+    reply.status = -1;
+    reply.text = "the builder is gone";
+    return reply;
+  }
+  const auto deadline = after(deadline_s);
+  std::vector<std::string> answer;
+  bool timed_out = false;
+  const bool answered = builder::send_strings(channel_.get(), request) &&
+                        builder::receive_strings(
+                            [&](void* data, std::size_t n) {
+                              return read_before(channel_.get(), data, n, deadline, timed_out);
+                            },
+                            answer) &&
+                        answer.size() == 2;
+  if (answered) {
+    try {
+      reply.status = std::stoi(answer[0]);
+      reply.text = answer[1];
+      return reply;
+    } catch (const std::exception&) {
+    }
+  }
+  reply.status = -1;
+  reply.timed_out = timed_out;
+  reply.text = lost();
+  return reply;
+}
+
+std::string BuilderProcess::lost() {
+  if (pid_ <= 0) return {};
+  // A process that stopped answering is killed; one that died is only reaped.
+  int status = 0;
+  const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+  std::string how;
+  if (done == pid_) {
+    how = attune::detail::describe_wait_status(status);
+  } else {
+    attune::detail::kill_and_reap(pid_, true);
+    how = "killed";
+  }
+  pid_ = -1;
+  channel_.reset();
+  const std::string tail = output_tail();
+  return how + (tail.empty() ? "" : "; its last output:\n" + tail);
+}
+
+std::string BuilderProcess::output_tail() const {
+  struct stat info {};
+  if (!output_ || ::fstat(output_.get(), &info) != 0 || info.st_size <= 0) return {};
+  const auto size = static_cast<std::size_t>(info.st_size);
+  const std::size_t start = size > kTailBytes ? size - kTailBytes : 0;
+  std::string text(size - start, '\0');
+  const ssize_t n = ::pread(output_.get(), text.data(), text.size(), static_cast<off_t>(start));
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace attune::opencl::detail
