@@ -131,7 +131,8 @@ TEST(GemmSpace, CandidatesAreValidAndFollowTheShape) {
   for (const cpu::GemmProblem pr :
        {cpu::GemmProblem{64, 64, 64}, cpu::GemmProblem{64, 4096, 4096},
         cpu::GemmProblem{4096, 64, 4096}, cpu::GemmProblem{4096, 4096, 64},
-        cpu::GemmProblem{2048, 2048, 2048}}) {
+        cpu::GemmProblem{2048, 2048, 2048}, cpu::GemmProblem{256, 256, 256},
+        cpu::GemmProblem{512, 512, 512}}) {
     const auto candidates = cpu::gemm_candidates(pr, isa, 2);
     ASSERT_FALSE(candidates.empty());
     EXPECT_EQ(candidates.front(), kernels::default_params(isa, 2));
@@ -145,6 +146,12 @@ TEST(GemmSpace, CandidatesAreValidAndFollowTheShape) {
       EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [](const auto& p) {
         return !p.pack_a && !p.pack_b && p.threads == 1;
       }));
+    }
+    if (isa == Isa::Avx512 && pr.m <= 512 && pr.m == pr.n && pr.n == pr.k) {
+      // Products that fit in the caches: both threads read their columns of B in place.
+      EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [](const auto& p) {
+        return !p.pack_a && !p.pack_b && p.threads == 2 && p.loop == kernels::GemmLoop::Jc;
+      })) << pr.m;
     }
     if (isa == Isa::Avx512 && pr.m == 64 && pr.n == 4096) {
       // A skinny M streams B once: packed ahead, in panels as wide as each thread's share of N,
