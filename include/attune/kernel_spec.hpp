@@ -58,8 +58,8 @@ struct Initializer {
   };
   Kind kind = Kind::Zero;
   std::uint64_t seed = 0;
-  double low = 0.0, high = 1.0;  // Random
-  double value = 0.0;            // Constant
+  double low = 0.0, high = 1.0;    // Random
+  double value = 0.0;              // Constant
   double start = 0.0, step = 1.0;  // Range
   std::filesystem::path path;      // File, resolved against the spec's directory
 };
@@ -214,6 +214,16 @@ Value evaluate_spec_expression(const KernelSpec& spec, const std::string& expres
 /// integers exactly).
 VerifyResult compare_output(ElementType type, std::span<const std::byte> got,
                             std::span<const std::byte> expected, Tolerance tolerance);
+/// One output of a verification run beside its reference.
+struct OutputComparison {
+  const ArgumentSpec* spec = nullptr;
+  std::span<const std::byte> got;
+  std::span<const std::byte> expected;
+};
+/// Compares every output as compare_output() does. The first that fails is the result, its
+/// message naming the output ("output `c`: ..."), as is one whose size differs from its
+/// reference's; otherwise ok, with the largest errors over all outputs.
+VerifyResult compare_outputs(std::span<const OutputComparison> outputs, Tolerance tolerance);
 /// Poisons an output before a verification run: NaN for floats, 0xA5 bytes for integers.
 void poison_output(ElementType type, std::span<std::byte> bytes) noexcept;
 

@@ -283,6 +283,28 @@ VerifyResult compare_output(ElementType type, std::span<const std::byte> got,
   return compare_integers(type, got, expected);
 }
 
+VerifyResult compare_outputs(std::span<const OutputComparison> outputs, Tolerance tolerance) {
+  VerifyResult worst;
+  worst.ok = true;
+  for (const OutputComparison& output : outputs) {
+    const std::string& name = output.spec->name;
+    if (output.got.size() != output.expected.size()) {
+      VerifyResult bad;
+      bad.message = "output `" + name + "` has " + std::to_string(output.got.size()) +
+                    " bytes and its reference " + std::to_string(output.expected.size());
+      return bad;
+    }
+    VerifyResult r = compare_output(output.spec->type, output.got, output.expected, tolerance);
+    if (!r.ok) {
+      r.message = "output `" + name + "`: " + r.message;
+      return r;
+    }
+    worst.rel_l2_error = std::max(worst.rel_l2_error, r.rel_l2_error);
+    worst.max_abs_error = std::max(worst.max_abs_error, r.max_abs_error);
+  }
+  return worst;
+}
+
 void poison_output(ElementType type, std::span<std::byte> bytes) noexcept {
   const std::size_t width = size_of(type);
   const std::size_t n = is_float(type) ? bytes.size() / width : 0;

@@ -19,6 +19,7 @@
 #include "attune/error.hpp"
 #include "attune/kernel_spec.hpp"
 #include "spec/npy.hpp"
+#include "support/error_text.hpp"
 #include "support/temp_dir.hpp"
 
 namespace attune {
@@ -26,6 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test_support::error_of;
 using test_support::TempDir;
 
 void write_file(const fs::path& path, const std::string& text) {
@@ -37,16 +39,6 @@ void write_bytes(const fs::path& path, const std::vector<std::byte>& bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(bytes.data()),
             static_cast<std::streamsize>(bytes.size()));
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 template <typename T>

@@ -20,6 +20,7 @@
 #include "attune/strategy_registry.hpp"
 #include "attune/tuner.hpp"
 #include "attune/tuning_database.hpp"
+#include "support/error_text.hpp"
 #include "support/scripted_kernel.hpp"
 #include "support/temp_dir.hpp"
 
@@ -28,17 +29,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using test_support::error_of;
 using test_support::TempDir;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 DeviceInfo device(const std::string& name, const std::string& arch = "TestVendor family 1") {
   DeviceInfo d;

@@ -420,27 +420,13 @@ const Reference& JitBackend::reference_for(const ArgumentSet& set) {
 VerifyResult JitBackend::compare_outputs(
     const ArgumentSet& set, const std::vector<std::vector<std::byte>>& got,
     const std::vector<std::vector<std::byte>>& expected) const {
-  VerifyResult total;
-  total.ok = true;
+  std::vector<OutputComparison> outputs;
   for (std::size_t k = 0; k < set.outputs.size(); ++k) {
-    const ArgumentSpec& arg = *set.arguments[set.outputs[k]].spec;
-    if (k >= got.size() || k >= expected.size() || got[k].size() != expected[k].size()) {
-      VerifyResult bad;
-      bad.message = "output `" + arg.name + "` has " +
-                    std::to_string(k < got.size() ? got[k].size() : 0) +
-                    " bytes and its reference " +
-                    std::to_string(k < expected.size() ? expected[k].size() : 0);
-      return bad;
-    }
-    VerifyResult r = compare_output(arg.type, got[k], expected[k], spec_.verify.tolerance);
-    if (!r.ok) {
-      r.message = "output `" + arg.name + "`: " + r.message;
-      return r;
-    }
-    total.rel_l2_error = std::max(total.rel_l2_error, r.rel_l2_error);
-    total.max_abs_error = std::max(total.max_abs_error, r.max_abs_error);
+    const std::span<const std::byte> none;
+    outputs.push_back({set.arguments[set.outputs[k]].spec, k < got.size() ? got[k] : none,
+                       k < expected.size() ? expected[k] : none});
   }
-  return total;
+  return attune::compare_outputs(outputs, spec_.verify.tolerance);
 }
 
 VerifyResult JitBackend::verify(PreparedJit& kernel) {

@@ -21,6 +21,7 @@ namespace attune::opencl::detail {
 namespace {
 
 constexpr double kStartDeadlineS = 30.0;
+constexpr double kDyingGraceS = 5.0;
 constexpr std::size_t kTailBytes = 2048;
 
 using Clock = std::chrono::steady_clock;
@@ -90,7 +91,7 @@ BuilderProcess::BuilderProcess(const std::filesystem::path& program,
   if (!answered || hello.size() != 2 || hello[0] != "ready" ||
       hello[1] != std::to_string(builder::kProtocolVersion)) {
     const std::string said = answered && hello.size() == 2 ? hello[1] : std::string();
-    const std::string ended = lost();
+    const std::string ended = lost(timed_out);
     throw Error(ErrorCode::Unsupported,
                 "the OpenCL builder " + program.string() + " did not start" +
                     (said.empty() ? "" : ": " + said) + (ended.empty() ? "" : " (" + ended + ")") +
@@ -133,21 +134,19 @@ BuilderProcess::Reply BuilderProcess::build(const std::vector<std::string>& requ
   }
   reply.status = -1;
   reply.timed_out = timed_out;
-  reply.text = lost();
+  reply.text = lost(timed_out);
   return reply;
 }
 
-std::string BuilderProcess::lost() {
+std::string BuilderProcess::lost(bool timed_out) {
   if (pid_ <= 0) return {};
-  // A process that stopped answering is killed; one that died is only reaped.
-  int status = 0;
-  const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-  std::string how;
-  if (done == pid_) {
-    how = attune::detail::describe_wait_status(status);
-  } else {
+  // A process that stopped answering is killed. One whose channel closed is dying: its socket
+  // closes before it can be reaped, so it gets a moment to end before it is waited for.
+  std::string how = "killed";
+  if (timed_out) {
     attune::detail::kill_and_reap(pid_, true);
-    how = "killed";
+  } else {
+    how = attune::detail::describe_wait_status(attune::detail::reap(pid_, kDyingGraceS, true));
   }
   pid_ = -1;
   channel_.reset();

@@ -37,8 +37,8 @@ class BuilderProcess {
   bool dead() const noexcept { return pid_ <= 0; }
 
  private:
-  /// Kills and reaps the process and describes how it ended.
-  std::string lost();
+  /// Reaps the process (killing it first when it `timed_out`) and describes how it ended.
+  std::string lost(bool timed_out);
   std::string output_tail() const;
 
   std::filesystem::path program_;

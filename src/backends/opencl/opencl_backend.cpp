@@ -1018,20 +1018,13 @@ VerifyResult OpenClBackend::check_outputs(ArgumentSet& set,
   const Tolerance tolerance = verify.tolerance;
   const auto compare_all =
       [&](const std::vector<std::vector<std::byte>>& expected) -> VerifyResult {
-    VerifyResult worst;
-    worst.ok = true;
+    std::vector<OutputComparison> outputs;
     for (std::size_t i = 0; i < set.host.size(); ++i) {
       const ArgumentSpec& arg = *set.host[i].spec;
       if (!arg.output || arg.local || arg.kind == ArgumentSpec::Kind::Scalar) continue;
-      VerifyResult r = compare_output(arg.type, got[i], expected[i], tolerance);
-      if (!r.ok) {
-        r.message = "output `" + arg.name + "`: " + r.message;
-        return r;
-      }
-      worst.rel_l2_error = std::max(worst.rel_l2_error, r.rel_l2_error);
-      worst.max_abs_error = std::max(worst.max_abs_error, r.max_abs_error);
+      outputs.push_back({&arg, got[i], expected[i]});
     }
-    return worst;
+    return compare_outputs(outputs, tolerance);
   };
 
   if (verify.kind == VerifySpec::Kind::None) {
