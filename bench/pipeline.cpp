@@ -21,8 +21,8 @@
 // GPU machine has its host CPU beside the device.
 //
 // Usage: pipeline [SPEC] [--budget N] [--seed S] [--strategy NAME] [--measure-time S]
-//                 [--lookahead N] [--build-threads N] [--pairs P] [--set NAME=VALUE]
-//                 [--json FILE]
+//                 [--lookahead N] [--build-threads N] [--max-build-threads N] [--pairs P]
+//                 [--set NAME=VALUE] [--json FILE]
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -60,6 +60,7 @@ struct Options {
   double measure_s = 0.2;
   std::size_t lookahead = 8;
   std::size_t build_threads = 1;
+  std::size_t max_build_threads = 0;  // 0: fixed at build_threads
   int pairs = 1;
   std::string json_path;
   std::vector<std::pair<std::string, std::int64_t>> sizes;  // --set NAME=VALUE
@@ -74,6 +75,7 @@ struct Run {
   std::string mode;
   double wall_s = 0, build_s = 0, measure_s = 0, wait_s = 0, idle_fraction = 0;
   std::size_t max_depth = 0;
+  std::size_t build_threads = 0;
   std::vector<std::pair<std::size_t, std::string>> evaluations;  // index, status
 };
 
@@ -106,6 +108,7 @@ Run tune(const attune::KernelSpec& spec, const Options& o, bool pipelined) {
   options.initial = {0};
   options.pipeline.max_lookahead = pipelined ? o.lookahead : 0;
   options.pipeline.prepare_threads = o.build_threads;
+  options.pipeline.max_prepare_threads = o.max_build_threads;
   const TuneResult result = Tuner(space, evaluator, *strategy, options).run();
   backend.reset();
   if (!cache.empty()) std::filesystem::remove_all(cache);
@@ -119,6 +122,7 @@ Run tune(const attune::KernelSpec& spec, const Options& o, bool pipelined) {
   run.wait_s = t.wait_s;
   run.idle_fraction = t.idle_fraction(result.elapsed_s);
   run.max_depth = t.max_depth;
+  run.build_threads = t.prepare_threads;
   for (const Evaluation& e : result.evaluations) {
     run.evaluations.emplace_back(e.index, to_string(e.measurement.status));
   }
@@ -133,6 +137,7 @@ nlohmann::json to_json(const Run& r) {
           {"wait_for_build_s", r.wait_s},
           {"device_idle_fraction", r.idle_fraction},
           {"max_lookahead_reached", r.max_depth},
+          {"build_threads", r.build_threads},
           {"evaluations", r.evaluations.size()}};
 }
 
@@ -179,14 +184,15 @@ Run run_in_child(const Options& o, bool pipelined) {
   run.wait_s = j.at("wait_for_build_s");
   run.idle_fraction = j.at("device_idle_fraction");
   run.max_depth = j.at("max_lookahead_reached");
+  run.build_threads = j.at("build_threads");
   for (const auto& e : j.at("measured")) run.evaluations.emplace_back(e.at(0), e.at(1));
   return run;
 }
 
 void print(const Run& r) {
-  std::printf("%-10s %8.1f %8.1f %8.1f %8.1f %7.0f%% %6zu %6zu\n", r.mode.c_str(), r.wall_s,
+  std::printf("%-10s %8.1f %8.1f %8.1f %8.1f %7.0f%% %6zu %7zu %6zu\n", r.mode.c_str(), r.wall_s,
               r.build_s, r.measure_s, r.wait_s, 100.0 * r.idle_fraction, r.max_depth,
-              r.evaluations.size());
+              r.build_threads, r.evaluations.size());
   std::fflush(stdout);
 }
 
@@ -234,6 +240,8 @@ Options parse(int argc, char** argv) {
       o.lookahead = std::stoul(value());
     } else if (arg == "--build-threads") {
       o.build_threads = std::stoul(value());
+    } else if (arg == "--max-build-threads") {
+      o.max_build_threads = std::stoul(value());
     } else if (arg == "--pairs") {
       o.pairs = std::stoi(value());
     } else if (arg == "--set") {
@@ -257,7 +265,8 @@ Options parse(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: pipeline [SPEC] [--budget N] [--seed S] [--strategy NAME] "
-                   "[--measure-time S] [--lookahead N] [--build-threads N] [--pairs P] "
+                   "[--measure-time S] [--lookahead N] [--build-threads N] "
+                   "[--max-build-threads N] [--pairs P] "
                    "[--json FILE]\n");
       std::exit(2);
     }
@@ -280,15 +289,18 @@ int main(int argc, char** argv) {
       return 0;
     }
     const char* pocl_threads = std::getenv("POCL_MAX_PTHREAD_COUNT");
+    const std::string growing = o.max_build_threads > o.build_threads
+                                    ? " growing up to " + std::to_string(o.max_build_threads)
+                                    : std::string();
     std::printf(
         "pipeline benchmark: %s, %zu evaluations, strategy %s, seed %llu, "
-        "%u CPUs, POCL_MAX_PTHREAD_COUNT=%s, %zu build thread%s; each run in a process "
+        "%u CPUs, POCL_MAX_PTHREAD_COUNT=%s, %zu build thread%s%s; each run in a process "
         "of its own with empty compile caches\n",
         o.spec.c_str(), o.budget, o.strategy.c_str(), static_cast<unsigned long long>(o.seed),
         std::thread::hardware_concurrency(), pocl_threads ? pocl_threads : "(all CPUs)",
-        o.build_threads, o.build_threads == 1 ? "" : "s");
-    std::printf("%-10s %8s %8s %8s %8s %8s %6s %6s\n", "mode", "wall_s", "build_s", "meas_s",
-                "wait_s", "idle", "depth", "evals");
+        o.build_threads, o.build_threads == 1 ? "" : "s", growing.c_str());
+    std::printf("%-10s %8s %8s %8s %8s %8s %6s %7s %6s\n", "mode", "wall_s", "build_s", "meas_s",
+                "wait_s", "idle", "depth", "builds", "evals");
     std::vector<Run> runs;
     // Serial and pipelined alternate (S P, then P S, ...) so that drift of the machine affects
     // both alike.

@@ -61,19 +61,27 @@ struct TuneCheckpoint {
 /// ahead, and since the depth follows the machine's timing, the order of proposals is then not
 /// reproducible for a seed; max_lookahead = 0 measures strictly one configuration after another,
 /// which is. Resuming is exact either way: the proposals in flight are part of the checkpoint.
+///
+/// The build threads adapt too, when max_prepare_threads allows: while the measuring thread waits
+/// for a build and other builds wait for a thread, one more thread starts (never fewer: a thread
+/// costs nothing while it waits). More builds then compete with the device for the machine, which
+/// on a CPU device makes measurements noisier while they run.
 struct PipelineOptions {
   std::size_t max_lookahead = 8;
-  std::size_t prepare_threads = 1;  ///< threads that build ahead
+  std::size_t prepare_threads = 1;  ///< threads that build ahead at the start
+  /// Most build threads the pipeline may grow to; 0 or at most prepare_threads: fixed.
+  std::size_t max_prepare_threads = 0;
 };
 
 /// Where a run's wall time went, per stage.
 struct PipelineTelemetry {
   bool pipelined = false;
-  double strategy_s = 0.0;  ///< asking the strategy
-  double prepare_s = 0.0;   ///< building, summed over configurations (on workers when pipelined)
-  double measure_s = 0.0;   ///< verifying and timing on the device
-  double wait_s = 0.0;      ///< the measuring thread waiting for a build
+  double strategy_s = 0.0;    ///< asking the strategy
+  double prepare_s = 0.0;     ///< building, summed over configurations (on workers when pipelined)
+  double measure_s = 0.0;     ///< verifying and timing on the device
+  double wait_s = 0.0;        ///< the measuring thread waiting for a build
   std::size_t max_depth = 0;  ///< deepest look-ahead reached
+  std::size_t prepare_threads = 0;  ///< build threads at the end (the most used)
   /// Share of the run's wall time the device was not measuring (building, choosing, waiting).
   double idle_fraction(double elapsed_s) const {
     return elapsed_s > 0 ? std::max(0.0, 1.0 - measure_s / elapsed_s) : 0.0;
@@ -83,9 +91,9 @@ struct PipelineTelemetry {
 /// Called after each evaluation with the strategy's state after it has been told the result (for
 /// an initial configuration, which the strategy has not been told yet, its state as it stands).
 /// When the pipeline runs ahead, the state also names the proposals in flight (it is then
-/// {"strategy_state": state, "tuner_in_flight": [indices]}); either form resumes. Storing both atomically is
-/// what makes a resumed run identical to the uninterrupted one. An exception thrown here ends the
-/// run and propagates out of Tuner::run().
+/// {"strategy_state": state, "tuner_in_flight": [indices]}); either form resumes. Storing both
+/// atomically is what makes a resumed run identical to the uninterrupted one. An exception thrown
+/// here ends the run and propagates out of Tuner::run().
 using CommitHook =
     std::function<void(const Evaluation& evaluation, const nlohmann::json& strategy_state)>;
 

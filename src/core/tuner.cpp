@@ -41,7 +41,7 @@ struct InFlight {
 class BuildPool {
  public:
   explicit BuildPool(std::size_t threads) {
-    for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    for (std::size_t i = 0; i < threads; ++i) add_thread();
   }
   BuildPool(const BuildPool&) = delete;
   BuildPool& operator=(const BuildPool&) = delete;
@@ -53,6 +53,17 @@ class BuildPool {
     }
     ready_.notify_all();
     for (std::thread& t : workers_) t.join();
+  }
+
+  // From the thread that owns the pool (the one that submits and destroys it).
+  void add_thread() {
+    workers_.emplace_back([this] { work(); });
+  }
+  std::size_t threads() const { return workers_.size(); }
+  // Builds submitted that no thread has started yet.
+  std::size_t waiting() {
+    std::lock_guard lock(mutex_);
+    return tasks_.size();
   }
 
   template <typename Fn>
@@ -209,7 +220,10 @@ TuneResult Tuner::run() {
       options_.pipeline.max_lookahead > 0 && evaluator_.backend().concurrent_prepare();
   telemetry.pipelined = pipelined;
   std::optional<BuildPool> pool;
-  if (pipelined) pool.emplace(std::max<std::size_t>(1, options_.pipeline.prepare_threads));
+  if (pipelined) {
+    pool.emplace(std::max<std::size_t>(1, options_.pipeline.prepare_threads));
+    telemetry.prepare_threads = pool->threads();
+  }
   std::size_t depth = 1;  // look-ahead: configurations proposed beyond the one being measured
   telemetry.max_depth = pipelined ? 1 : 0;
 
@@ -219,9 +233,8 @@ TuneResult Tuner::run() {
     InFlight item(index, strategy_s, tell);
     if (options_.recall) item.recalled = options_.recall(index);
     if (!item.recalled && pipelined) {
-      item.built = pool->submit([this, config = space_.at(index)] {
-        return evaluator_.prepare(config);
-      });
+      item.built =
+          pool->submit([this, config = space_.at(index)] { return evaluator_.prepare(config); });
     }
     queued.insert(index);
     queue.push_back(std::move(item));
@@ -323,6 +336,12 @@ TuneResult Tuner::run() {
           --depth;
         }
         telemetry.max_depth = std::max(telemetry.max_depth, depth);
+        // The device waited while builds sat in the queue: one more builder.
+        if (!was_ready && pool->threads() < options_.pipeline.max_prepare_threads &&
+            pool->waiting() > 0) {
+          pool->add_thread();
+        }
+        telemetry.prepare_threads = pool->threads();
       } else {
         built = evaluator_.prepare(config);
       }

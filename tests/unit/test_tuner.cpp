@@ -162,7 +162,8 @@ std::vector<std::size_t> indices_of(const TuneResult& r) {
 
 TuneResult tune_random(ScriptedBackend& backend, std::size_t max_lookahead,
                        const std::atomic<bool>* stop = nullptr, CommitHook commit = {},
-                       std::optional<TuneCheckpoint> resume = std::nullopt) {
+                       std::optional<TuneCheckpoint> resume = std::nullopt,
+                       std::size_t prepare_threads = 2, std::size_t max_prepare_threads = 0) {
   const SearchSpace s = space();
   Evaluator evaluator(backend, Harness(fast_harness()));
   auto strategy = make("random");
@@ -171,7 +172,8 @@ TuneResult tune_random(ScriptedBackend& backend, std::size_t max_lookahead,
   options.budget.evaluations = 12;
   options.initial = {s.size() - 1};
   options.pipeline.max_lookahead = max_lookahead;
-  options.pipeline.prepare_threads = 2;
+  options.pipeline.prepare_threads = prepare_threads;
+  options.pipeline.max_prepare_threads = max_prepare_threads;
   options.stop_requested = stop;
   options.commit = std::move(commit);
   options.resume = std::move(resume);
@@ -205,6 +207,23 @@ TEST(TunerPipeline, BuildsAheadAndMeasuresWhatTheSerialRunMeasures) {
   EXPECT_EQ(indices_of(piped).front(), space().size() - 1) << "initial configuration first";
 }
 
+TEST(TunerPipeline, AddsBuildThreadsWhileTheDeviceWaitsAndNoMoreThanAllowed) {
+  ScriptedBackend backend;
+  backend.concurrent = true;
+  backend.delay_s = 0.02;
+  const TuneResult fixed = tune_random(backend, 6, nullptr, {}, std::nullopt, 1, 0);
+  EXPECT_EQ(fixed.telemetry.prepare_threads, 1u);
+
+  ScriptedBackend growing_backend;
+  growing_backend.concurrent = true;
+  growing_backend.delay_s = 0.02;
+  const TuneResult grown = tune_random(growing_backend, 6, nullptr, {}, std::nullopt, 1, 3);
+  EXPECT_EQ(grown.telemetry.prepare_threads, 3u);
+  // Threads change when builds run, not what is measured.
+  EXPECT_EQ(indices_of(grown), indices_of(fixed));
+  for (const auto& [key, count] : growing_backend.prepares) EXPECT_EQ(count, 1) << key;
+}
+
 TEST(TunerPipeline, ResumesWithTheProposalsThatWereInFlight) {
   ScriptedBackend reference_backend;
   reference_backend.concurrent = true;
@@ -217,8 +236,8 @@ TEST(TunerPipeline, ResumesWithTheProposalsThatWereInFlight) {
   std::atomic<bool> stop{false};
   TuneCheckpoint checkpoint;
   bool saw_in_flight = false;
-  const TuneResult first = tune_random(
-      backend, 4, &stop, [&](const Evaluation& e, const nlohmann::json& state) {
+  const TuneResult first =
+      tune_random(backend, 4, &stop, [&](const Evaluation& e, const nlohmann::json& state) {
         checkpoint.evaluations.push_back(e);
         checkpoint.strategy_state = state;
         saw_in_flight = saw_in_flight || state.contains("tuner_in_flight");

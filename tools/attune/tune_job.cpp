@@ -60,8 +60,7 @@ nlohmann::json result_json(const TuneJob& job, const Config& config, const Measu
   return j;
 }
 
-void print_line(const TuneJob& job, const char* label, const Config& config,
-                const Measurement& m) {
+void print_line(const TuneJob& job, const char* label, const Config& config, const Measurement& m) {
   if (!m.ok()) {
     std::printf("%-8s %s\n         %s: %s\n", label, config.describe().c_str(),
                 std::string(to_string(m.status)).c_str(), m.message.c_str());
@@ -77,15 +76,20 @@ void print_line(const TuneJob& job, const char* label, const Config& config,
 void print_telemetry(const TuneResult& result, std::size_t build_threads) {
   const PipelineTelemetry& t = result.telemetry;
   if (t.pipelined) {
+    const std::string threads =
+        t.prepare_threads > build_threads
+            ? std::to_string(build_threads) + " thread" + (build_threads == 1 ? "" : "s") +
+                  ", then " + std::to_string(t.prepare_threads)
+            : std::to_string(build_threads) + " thread" + (build_threads == 1 ? "" : "s");
     std::printf(
-        "pipeline building ahead on %zu thread%s, look-ahead up to %zu: building %.1f s, "
+        "pipeline building ahead on %s, look-ahead up to %zu: building %.1f s, "
         "measuring %.1f s, waiting for builds %.1f s; device idle %.0f%% of %.1f s\n",
-        build_threads, build_threads == 1 ? "" : "s", t.max_depth, t.prepare_s, t.measure_s,
-        t.wait_s, 100.0 * t.idle_fraction(result.elapsed_s), result.elapsed_s);
+        threads.c_str(), t.max_depth, t.prepare_s, t.measure_s, t.wait_s,
+        100.0 * t.idle_fraction(result.elapsed_s), result.elapsed_s);
   } else if (t.prepare_s > 0.05 * result.elapsed_s) {
-    std::printf(
-        "serial: building %.1f s, measuring %.1f s; device idle %.0f%% of %.1f s\n", t.prepare_s,
-        t.measure_s, 100.0 * t.idle_fraction(result.elapsed_s), result.elapsed_s);
+    std::printf("serial: building %.1f s, measuring %.1f s; device idle %.0f%% of %.1f s\n",
+                t.prepare_s, t.measure_s, 100.0 * t.idle_fraction(result.elapsed_s),
+                result.elapsed_s);
   }
 }
 
@@ -97,6 +101,7 @@ nlohmann::json telemetry_json(const TuneResult& result) {
           {"measure_s", t.measure_s},
           {"wait_for_build_s", t.wait_s},
           {"max_lookahead_reached", t.max_depth},
+          {"build_threads", t.prepare_threads},
           {"device_idle_fraction", t.idle_fraction(result.elapsed_s)}};
 }
 
@@ -107,8 +112,8 @@ void add_tune_flags(CLI::App& command, TuneFlags& flags, const std::string& seed
       ->capture_default_str();
   command
       .add_option("--budget", flags.budget,
-                  "Most configurations to measure (default " +
-                      std::to_string(kDefaultTuneBudget) + " when --time is not given either)")
+                  "Most configurations to measure (default " + std::to_string(kDefaultTuneBudget) +
+                      " when --time is not given either)")
       ->check(CLI::PositiveNumber);
   command.add_option("--time", flags.seconds, "Most wall-clock seconds to tune")
       ->check(CLI::PositiveNumber);
@@ -141,7 +146,8 @@ void add_tune_flags(CLI::App& command, TuneFlags& flags, const std::string& seed
       ->capture_default_str();
   command
       .add_option("--build-threads", flags.build_threads,
-                  "Threads that compile ahead (default: one less than the CPUs, at least one)")
+                  "Threads that compile ahead (default: one less than the CPUs, at least one, "
+                  "growing up to the CPUs while the device waits for builds; given: fixed)")
       ->check(CLI::Range(1, 256));
 }
 
@@ -224,9 +230,11 @@ int run_tune_job(const TuneJob& job, const TuneFlags& flags) {
     }
   }
   const std::size_t cpus = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t build_threads = flags.build_threads.value_or(std::max<std::size_t>(1, cpus - 1));
+  const std::size_t build_threads =
+      flags.build_threads.value_or(std::max<std::size_t>(1, cpus - 1));
   options.pipeline.max_lookahead = flags.lookahead;
   options.pipeline.prepare_threads = build_threads;
+  options.pipeline.max_prepare_threads = flags.build_threads ? build_threads : cpus;
   if (db) {
     options.resume = run.checkpoint;
     for (const Evaluation& e : run.checkpoint.evaluations) known.erase(e.index);
@@ -290,9 +298,8 @@ int run_tune_job(const TuneJob& job, const TuneFlags& flags) {
   const std::vector<Config> pair{best_config, default_config};
   const std::vector<Measurement> final = evaluator.compare(pair, flags.compare_rounds);
 
-  std::printf("%s, %zu evaluations in %.1f s (%s)\n", job.title.c_str(),
-              result.evaluations.size(), result.elapsed_s,
-              std::string(to_string(result.stop_reason)).c_str());
+  std::printf("%s, %zu evaluations in %.1f s (%s)\n", job.title.c_str(), result.evaluations.size(),
+              result.elapsed_s, std::string(to_string(result.stop_reason)).c_str());
   print_line(job, "best", best_config, final[0]);
   print_line(job, "default", default_config, final[1]);
   if (final[0].ok() && final[1].ok()) {
