@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +53,8 @@
 
 namespace {
 
+std::size_t cpu_count() { return std::max(1u, std::thread::hardware_concurrency()); }
+
 struct Options {
   std::string spec = ATTUNE_SOURCE_DIR "/examples/opencl_sgemm.toml";
   std::size_t budget = 100;
@@ -59,8 +62,10 @@ struct Options {
   std::string strategy = "random";
   double measure_s = 0.2;
   std::size_t lookahead = 8;
-  std::size_t build_threads = 1;
-  std::size_t max_build_threads = 0;  // 0: fixed at build_threads
+  // As attune tune: one less than the CPUs, growing to one per CPU while the device waits;
+  // --build-threads N alone fixes them at N.
+  std::size_t build_threads = std::max<std::size_t>(1, cpu_count() - 1);
+  std::size_t max_build_threads = cpu_count();
   int pairs = 1;
   std::string json_path;
   std::vector<std::pair<std::string, std::int64_t>> sizes;  // --set NAME=VALUE
@@ -240,6 +245,7 @@ Options parse(int argc, char** argv) {
       o.lookahead = std::stoul(value());
     } else if (arg == "--build-threads") {
       o.build_threads = std::stoul(value());
+      o.max_build_threads = o.build_threads;
     } else if (arg == "--max-build-threads") {
       o.max_build_threads = std::stoul(value());
     } else if (arg == "--pairs") {
