@@ -235,19 +235,30 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
   }
 }
 
-// An edge tile of at most kRows rows, read through strides (a packed panel is a strided read too:
-// rs_a = 1, cs_a = its MR).
-template <int kRows, int kNv>
-void edge_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
+// An edge tile of m < kMr rows in the smallest of kRows... that holds them (and is smaller than
+// kMr), read through strides (a packed panel is a strided read too: rs_a = 1, cs_a = its MR);
+// false when none is smaller than kMr and holds them.
+template <int kMr, int kNv, int kRows, int... kLarger>
+bool edge_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                const float* b, std::ptrdiff_t rs_b, float beta, float* c, std::ptrdiff_t ldc, int m,
                int n, bool full_n, const PanelCopy* copy) {
-  if (full_n) {
-    tile<kRows, kNv, false, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                         copy);
-  } else {
-    tile<kRows, kNv, false, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                          copy);
+  if constexpr (kRows < kMr) {
+    if (m <= kRows) {
+      if (full_n) {
+        tile<kRows, kNv, false, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
+                                             0, copy);
+      } else {
+        tile<kRows, kNv, false, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
+                                              0, copy);
+      }
+      return true;
+    }
+    if constexpr (sizeof...(kLarger) > 0) {
+      return edge_tile<kMr, kNv, kLarger...>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
+                                             full_n, copy);
+    }
   }
+  return false;
 }
 
 template <int kMr, int kNr>
@@ -260,31 +271,9 @@ void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::
   // The last tile of an M that is no multiple of MR: a tile of all kMr rows would spend its FMAs
   // on rows past m (64 rows in 6-row tiles end with 4; 64 in 28-row tiles with 8), so a smaller
   // one does the rows there are.
-  if (m < kMr) {
-    if constexpr (kMr > 2) {
-      if (m <= 2) {
-        return edge_tile<2, kNv>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, full_n,
-                                 copy);
-      }
-    }
-    if constexpr (kMr > 4) {
-      if (m <= 4) {
-        return edge_tile<4, kNv>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, full_n,
-                                 copy);
-      }
-    }
-    if constexpr (kMr > 8) {
-      if (m <= 8) {
-        return edge_tile<8, kNv>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, full_n,
-                                 copy);
-      }
-    }
-    if constexpr (kMr > 16) {
-      if (m <= 16) {
-        return edge_tile<16, kNv>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, full_n,
-                                  copy);
-      }
-    }
+  if (m < kMr && edge_tile<kMr, kNv, 2, 4, 8, 16>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m,
+                                                  n, full_n, copy)) {
+    return;
   }
   if (rs_a == 1 && cs_a == kMr) {
     if (prefetch > 0) {
