@@ -478,6 +478,21 @@ TEST(OpenClBackend, AskingForTheBuilderWithPoclsCacheOffSaysHowToFixIt) {
   ::unsetenv("POCL_KERNEL_CACHE");
 }
 
+TEST(OpenClBackend, ABuilderThatDoesNotStartIsAnErrorThatSaysHowToBuildWithoutIt) {
+  SKIP_UNLESS_THE_BUILDER_LAUNCHES();
+  const KernelSpec spec = vadd_spec(64, ints({16}));
+  opencl::OpenClOptions options = build_in(opencl::BuildPlace::Builder);
+  options.builder = "/bin/true";  // exits at once, without a word
+  try {
+    opencl::make_opencl_backend(spec, options);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("did not start"), std::string::npos) << message;
+    EXPECT_NE(message.find("POCL_KERNEL_CACHE=0"), std::string::npos) << message;
+  }
+}
+
 TEST(OpenClBackend, WithoutALocalSizeTheRuntimeChooses) {
   SKIP_WITHOUT_OPENCL();
   KernelSpec spec = vadd_spec(1000, ints({1}));

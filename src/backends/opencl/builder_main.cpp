@@ -35,6 +35,7 @@
 
 #include "builder_protocol.hpp"
 #include "cl_api.hpp"
+#include "device.hpp"
 
 namespace {
 
@@ -175,40 +176,6 @@ std::string read_source() {
   }
 }
 
-// The device the backend chose, found by its place in the ICD loader's lists and checked by name.
-cl_device_id find_device(const std::string& where) {
-  const std::size_t first = where.find(':');
-  const std::size_t second = where.find(':', first + 1);
-  if (first == std::string::npos || second == std::string::npos) {
-    throw std::runtime_error("bad --device `" + where + "`");
-  }
-  const std::uint64_t platform_index = parse_number(where.substr(0, first), "platform index");
-  const std::uint64_t device_index =
-      parse_number(where.substr(first + 1, second - first - 1), "device index");
-  const std::string name = where.substr(second + 1);
-  cl_uint count = 0;
-  if (clGetPlatformIDs(0, nullptr, &count) != CL_SUCCESS || platform_index >= count) {
-    throw std::runtime_error("no OpenCL platform " + std::to_string(platform_index));
-  }
-  std::vector<cl_platform_id> platforms(count);
-  clGetPlatformIDs(count, platforms.data(), nullptr);
-  cl_uint devices = 0;
-  if (clGetDeviceIDs(platforms[platform_index], CL_DEVICE_TYPE_ALL, 0, nullptr, &devices) !=
-          CL_SUCCESS ||
-      device_index >= devices) {
-    throw std::runtime_error("no OpenCL device " + std::to_string(device_index));
-  }
-  std::vector<cl_device_id> ids(devices);
-  clGetDeviceIDs(platforms[platform_index], CL_DEVICE_TYPE_ALL, devices, ids.data(), nullptr);
-  const cl_device_id device = ids[device_index];
-  const std::string found = detail::device_string(device, CL_DEVICE_NAME);
-  if (found != name) {
-    throw std::runtime_error("device " + std::to_string(device_index) + " is `" + found +
-                             "`, not `" + name + "`");
-  }
-  return device;
-}
-
 // A file's contents mapped copy-on-write: the kernel reads what it will read when measured, and
 // its writes stay in this process.
 class MappedFile {
@@ -333,7 +300,7 @@ int main(int argc, char** argv) {
                                std::to_string(builder::kProtocolVersion) + ", not `" + protocol +
                                "` (a builder from another build of attune)");
     }
-    device = find_device(device_place);
+    device = detail::select_device_at(device_place).device;
     cl_int rc = CL_SUCCESS;
     context = detail::Context(clCreateContext(nullptr, 1, &device, nullptr, nullptr, &rc));
     if (rc != CL_SUCCESS) throw std::runtime_error("clCreateContext failed with " + error_name(rc));

@@ -96,7 +96,7 @@ BuilderProcess::BuilderProcess(const std::filesystem::path& program,
                 "the OpenCL builder " + program.string() + " did not start" +
                     (said.empty() ? "" : ": " + said) + (ended.empty() ? "" : " (" + ended + ")") +
                     "; use the attune-opencl-builder built with this attune, or build in "
-                    "process (BuildPlace::InProcess)");
+                    "process (BuildPlace::InProcess, or POCL_KERNEL_CACHE=0 on the command line)");
   }
 }
 

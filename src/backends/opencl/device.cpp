@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -167,6 +168,38 @@ SelectedDevice select_device(const OpenClOptions& options) {
                                        "\" (from the options or $ATTUNE_OPENCL_DEVICE); the "
                                        "devices here are:" +
                                        names);
+}
+
+std::string device_place(const SelectedDevice& device) {
+  return std::to_string(device.platform_index) + ":" + std::to_string(device.device_index) + ":" +
+         device_string(device.device, CL_DEVICE_NAME);
+}
+
+SelectedDevice select_device_at(const std::string& place) {
+  const std::size_t first = place.find(':');
+  const std::size_t second = first == std::string::npos ? first : place.find(':', first + 1);
+  std::size_t platform_index = 0;
+  std::size_t device_index = 0;
+  try {
+    if (second == std::string::npos) throw std::invalid_argument("no two colons");
+    platform_index = std::stoul(place.substr(0, first));
+    device_index = std::stoul(place.substr(first + 1, second - first - 1));
+  } catch (const std::exception&) {
+    throw Error(ErrorCode::InvalidArgument,
+                "`" + place + "` is no device place (PLATFORM:DEVICE:NAME)");
+  }
+  const std::string name = place.substr(second + 1);
+  for (const Found& f : find_devices()) {
+    if (f.platform_index != platform_index || f.device_index != device_index) continue;
+    if (f.description.name != name) {
+      throw Error(ErrorCode::NotFound, "OpenCL device " + std::to_string(platform_index) + ":" +
+                                           std::to_string(device_index) + " is `" +
+                                           f.description.name + "`, not `" + name + "`");
+    }
+    return describe(f);
+  }
+  throw Error(ErrorCode::NotFound, "no OpenCL device at " + std::to_string(platform_index) + ":" +
+                                       std::to_string(device_index));
 }
 
 }  // namespace detail

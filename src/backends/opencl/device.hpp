@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "attune/backends/opencl.hpp"
 #include "attune/device_info.hpp"
@@ -39,5 +40,13 @@ struct SelectedDevice {
 /// Throws Error(Unsupported) when there is no device at all, Error(NotFound) listing the devices
 /// when none matches.
 SelectedDevice select_device(const OpenClOptions& options);
+
+/// "P:D:NAME": where `device` is in the ICD loader's lists, and its name, so that another process
+/// (attune-opencl-builder) can open the same device.
+std::string device_place(const SelectedDevice& device);
+
+/// The device a device_place() names. Throws Error(NotFound) when there is none at that place or
+/// it has another name, Error(InvalidArgument) when `place` is malformed.
+SelectedDevice select_device_at(const std::string& place);
 
 }  // namespace attune::opencl::detail

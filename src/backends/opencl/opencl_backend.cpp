@@ -403,9 +403,7 @@ OpenClBackend::OpenClBackend(const KernelSpec& spec, const OpenClOptions& option
                   "cannot create a temporary directory " + pattern + ": " + std::strerror(errno));
     }
     scratch_dir_ = pattern;
-    device_place_ = std::to_string(device_.platform_index) + ":" +
-                    std::to_string(device_.device_index) + ":" +
-                    detail::device_string(device_.device, CL_DEVICE_NAME);
+    device_place_ = detail::device_place(device_);
     // Started here, once, so that a builder that cannot run is an error now, not a failed
     // configuration later.
     idle_builders_.push_back(
@@ -767,8 +765,10 @@ std::optional<Rejection> OpenClBackend::build_in_builder(const std::string& opti
       return std::nullopt;
     default:
       throw Error(ErrorCode::Unsupported,
-                  std::string(kBuilderName) + " " + builder_.string() + " could not build: " +
-                      text + "; rebuild attune, or build in process (BuildPlace::InProcess)");
+                  std::string(kBuilderName) + " " + builder_.string() +
+                      " could not build: " + text +
+                      "; rebuild attune, or build in process (BuildPlace::InProcess, or "
+                      "POCL_KERNEL_CACHE=0 on the command line)");
   }
 }
 
