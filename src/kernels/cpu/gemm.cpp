@@ -311,6 +311,29 @@ void pack_a(int mc, int kc, const float* a, std::ptrdiff_t lda, int mr, int firs
         col[3] = r3[p];
       }
     }
+    // Two rows left (MR = 6 or 14): interleaved pairwise, each store one 8-byte column segment.
+    if (i + 2 <= height) {
+      const float* r0 = a + (i0 + i) * lda;
+      const float* r1 = r0 + lda;
+      int p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const __m128 c0 = _mm_loadu_ps(r0 + p);
+        const __m128 c1 = _mm_loadu_ps(r1 + p);
+        const __m128 low = _mm_unpacklo_ps(c0, c1);   // r0[p] r1[p] r0[p+1] r1[p+1]
+        const __m128 high = _mm_unpackhi_ps(c0, c1);  // r0[p+2] r1[p+2] r0[p+3] r1[p+3]
+        float* col = panel + std::ptrdiff_t{p} * mr + i;
+        _mm_storel_pi(reinterpret_cast<__m64*>(col), low);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(col + mr), low);
+        _mm_storel_pi(reinterpret_cast<__m64*>(col + 2 * mr), high);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(col + 3 * mr), high);
+      }
+      for (; p < kc; ++p) {
+        float* col = panel + std::ptrdiff_t{p} * mr + i;
+        col[0] = r0[p];
+        col[1] = r1[p];
+      }
+      i += 2;
+    }
     for (; i < height; ++i) {
       const float* row = a + (i0 + i) * lda;
       for (int p = 0; p < kc; ++p) panel[std::ptrdiff_t{p} * mr + i] = row[p];
