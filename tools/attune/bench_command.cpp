@@ -25,8 +25,8 @@
 #include "attune/tuning_database.hpp"
 #include "bench_peers.hpp"
 #include "commands.hpp"
-#include "output_file.hpp"
 #include "fma_peak.hpp"
+#include "output_file.hpp"
 
 namespace attune::cli {
 namespace {
@@ -186,16 +186,27 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   std::sort(ok.begin(), ok.end(), [](const Evaluation* x, const Evaluation* y) {
     return x->measurement.objective() < y->measurement.objective();
   });
-  ok.resize(std::min(ok.size(), kFinalists));
+  // The fastest of each thread count also runs in the final: on a machine whose other cores
+  // are sometimes busy, one slow stretch during tuning must not decide the thread count.
+  std::vector<const Evaluation*> finalists(ok.begin(),
+                                           ok.begin() + std::min(ok.size(), kFinalists));
+  const auto join = [&](const Evaluation* e) {
+    if (std::find(finalists.begin(), finalists.end(), e) == finalists.end()) finalists.push_back(e);
+  };
+  const auto threads_of = [&](const Evaluation* e) { return space.at(e->index).int_of("threads"); };
+  for (const Evaluation* e : ok) {
+    if (std::none_of(finalists.begin(), finalists.end(),
+                     [&](const Evaluation* f) { return threads_of(f) == threads_of(e); })) {
+      join(e);
+    }
+  }
   // The untuned default always runs in the final, so a decision is never a configuration that
   // was only luckier than the default once.
   const std::size_t default_index = cpu::default_gemm_index(space, backend.isa(), threads);
-  for (const Evaluation& e : result.evaluations) {
-    if (e.index == default_index && e.measurement.ok() &&
-        std::none_of(ok.begin(), ok.end(), [&](const Evaluation* x) { return x == &e; })) {
-      ok.push_back(&e);
-    }
+  for (const Evaluation* e : ok) {
+    if (e->index == default_index) join(e);
   }
+  ok = std::move(finalists);
   std::size_t chosen = ok.front()->index;
   if (ok.size() > 1) {
     std::vector<Config> finalists;
