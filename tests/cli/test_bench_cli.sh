@@ -19,7 +19,7 @@ expect 2 "unknown strategy" -- bench gemm --shapes 8x8x8 --strategy nope
 expect 2 "cannot write the JSON report" -- bench gemm --shapes 8x8x8 --json /nonexistent/dir/x.json
 
 expect 0 "ratio" -- bench gemm --shapes 8x8x8,33x17x5 --threads 1 --budget 3 --tune-time 2 \
-  --rounds 1 --json "$tmp/bench.json"
+  --rounds 2 --json "$tmp/bench.json"
 cat "$tmp/out"
 python3 - "$tmp/bench.json" <<'PY' || failures=$((failures + 1))
 import json, sys
@@ -42,8 +42,10 @@ for x in rows:
     if peers:
         assert abs(x["best_peer_gflops"] - max(peers)) < 1e-9, x
         assert abs(x["ratio_to_best_peer"] - x["attune_gflops"] / max(peers)) < 1e-9, x
+        assert 0 < x["ratio_round_min"] <= x["ratio_round_max"], x
     else:
         assert x["best_peer_gflops"] is None and x["ratio_to_best_peer"] is None, x
+        assert x["ratio_round_min"] is None and x["ratio_round_max"] is None, x
     for name in ("openblas", "openblas_skylakex", "onednn"):
         s = x["status"][name]
         assert s == "ok" or s.startswith("missing"), (name, s)

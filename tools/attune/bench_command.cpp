@@ -232,6 +232,7 @@ struct Participant {
   PeerGemm* peer = nullptr;                // set for peer libraries
   std::string status;                      // "ok", or why there is no number
   std::vector<double> samples_s;
+  std::vector<double> round_medians_s;  // the median of each round's samples, round by round
 
   std::optional<double> median_s() const {
     if (status != "ok" || samples_s.empty()) return std::nullopt;
@@ -254,6 +255,34 @@ struct Row {
       }
     }
     return std::nullopt;
+  }
+  // The lowest and highest ratio attune / best peer within one round: the spread a reader should
+  // allow the median ratio, measured rather than assumed (rounds are minutes apart at most, and
+  // each ratio compares measurements taken seconds apart).
+  std::optional<std::pair<double, double>> ratio_range() const {
+    const Participant* attune = nullptr;
+    std::vector<const Participant*> peers;
+    for (const Participant& p : participants) {
+      if (p.status != "ok") continue;
+      if (p.name == "attune") attune = &p;
+      if (p.peer != nullptr) peers.push_back(&p);
+    }
+    if (attune == nullptr || peers.empty()) return std::nullopt;
+    std::optional<std::pair<double, double>> range;
+    for (std::size_t round = 0; round < attune->round_medians_s.size(); ++round) {
+      double best_s = 0.0;
+      for (const Participant* p : peers) {
+        if (round < p->round_medians_s.size()) {
+          const double s = p->round_medians_s[round];
+          if (best_s == 0.0 || s < best_s) best_s = s;
+        }
+      }
+      if (best_s == 0.0) continue;
+      const double ratio = best_s / attune->round_medians_s[round];
+      range = range ? std::pair{std::min(range->first, ratio), std::max(range->second, ratio)}
+                    : std::pair{ratio, ratio};
+    }
+    return range;
   }
   std::optional<double> best_peer() const {
     std::optional<double> best;
@@ -298,6 +327,7 @@ void measure_side_by_side(std::vector<Participant>& participants, int threads, i
         continue;
       }
       p.samples_s.insert(p.samples_s.end(), m.samples_s.begin(), m.samples_s.end());
+      p.round_medians_s.push_back(summarize(m.samples_s).median);
     }
   }
 }
@@ -312,7 +342,7 @@ std::string cell(std::optional<double> value, const char* format) {
 void print_table(const std::vector<Row>& rows, const std::vector<std::string>& peer_names) {
   std::printf("\n%-16s %3s %8s %8s", "shape (MxNxK)", "thr", "attune", "default");
   for (const std::string& n : peer_names) std::printf(" %17s", n.c_str());
-  std::printf(" %9s %7s %6s\n", "best peer", "ratio", "%peak");
+  std::printf(" %9s %7s %11s %6s\n", "best peer", "ratio", "rounds", "%peak");
   for (const Row& r : rows) {
     std::printf("%-16s %3d %8s %8s", shape_text(r.problem).c_str(), r.threads,
                 cell(r.gflops_of("attune"), "%.1f").c_str(),
@@ -331,10 +361,16 @@ void print_table(const std::vector<Row>& rows, const std::vector<std::string>& p
     if (attune && peer) ratio = *attune / *peer;
     std::optional<double> peak;
     if (attune && r.peak_gflops > 0) peak = 100.0 * *attune / r.peak_gflops;
-    std::printf(" %9s %7s %6s\n", cell(peer, "%.1f").c_str(), cell(ratio, "%.2fx").c_str(),
-                cell(peak, "%.0f%%").c_str());
+    std::string spread = "-";
+    if (const auto range = r.ratio_range()) {
+      spread = cell(range->first, "%.2f") + "-" + cell(range->second, "%.2f");
+    }
+    std::printf(" %9s %7s %11s %6s\n", cell(peer, "%.1f").c_str(), cell(ratio, "%.2fx").c_str(),
+                spread.c_str(), cell(peak, "%.0f%%").c_str());
   }
-  std::printf("GFLOP/s, medians over alternating rounds; ratio = attune / best peer.\n");
+  std::printf(
+      "GFLOP/s, medians over alternating rounds; ratio = attune / best peer; rounds = the lowest\n"
+      "and highest ratio within a single round.\n");
   for (const Row& r : rows) {
     std::printf("  %-16s %d thr: attune %s (%zu configurations tuned in %.0f s)\n",
                 shape_text(r.problem).c_str(), r.threads, r.config.c_str(), r.decision.evaluations,
@@ -486,6 +522,7 @@ void run_bench_gemm(const BenchGemmOptions& o) {
     for (const Row& r : rows) {
       const auto attune = r.gflops_of("attune");
       const auto peer = r.best_peer();
+      const auto range = r.ratio_range();
       nlohmann::json j{
           {"m", r.problem.m},
           {"n", r.problem.n},
@@ -499,6 +536,8 @@ void run_bench_gemm(const BenchGemmOptions& o) {
           {"best_peer_gflops", optional_json(peer)},
           {"ratio_to_best_peer",
            optional_json(attune && peer ? std::optional<double>(*attune / *peer) : std::nullopt)},
+          {"ratio_round_min", optional_json(range ? std::optional(range->first) : std::nullopt)},
+          {"ratio_round_max", optional_json(range ? std::optional(range->second) : std::nullopt)},
           {"attune_config", r.config},
           {"fma_peak_gflops", r.peak_gflops},
           {"tuning_evaluations", r.decision.evaluations},
