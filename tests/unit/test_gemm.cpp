@@ -275,6 +275,34 @@ TEST(Sgemm, EveryTilePackingLoopAndThreadCount) {
 // than threads (a thread with no micro-kernel call copies its share itself), with the panel
 // shared by a team or private, and under jr with the micro-panels each thread owns moving where
 // the panels narrow, for every parallel loop and source prefetch distance.
+TEST(Sgemm, OneDeepKBlockOverAnOddK) {
+  // KC >= K: every C tile is written once, after a k loop over all of K (the skinny-N shapes'
+  // choice), with the operands in place or packed, on one thread and split over M.
+  const std::uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  std::mt19937_64 rng(seed);
+  const int m = 301, n = 37, k = 2049;
+  const Matrix a(m, k, 2, rng);
+  const Matrix b(k, n, 7, rng);
+  const Matrix c(m, n, 3, rng);
+  const Expected e = expect_all(a, b, c, kAlpha, kBeta);
+  for (const Variant& v : all_tiles()) {
+    for (int packing = 0; packing < 4; ++packing) {
+      for (int threads : {1, 2}) {
+        GemmParams p = small_blocks(v.isa, v.tile.first, v.tile.second);
+        p.kc = 4096;
+        p.pack_a = (packing & 1) != 0;
+        p.pack_b = (packing & 2) != 0;
+        p.loop = GemmLoop::Ic;
+        p.threads = threads;
+        ASSERT_EQ(check(p, v.isa), "");
+        ASSERT_TRUE(run_case(p, v.isa, a, b, c, kAlpha, kBeta, e))
+            << "isa=" << to_string(v.isa) << " " << to_string(p);
+      }
+    }
+  }
+}
+
 TEST(Sgemm, PackingAheadCoversEveryPanelTransition) {
   const std::uint64_t seed = test_seed();
   SCOPED_TRACE(seed_note(seed));
