@@ -112,12 +112,13 @@ struct Decision {
 };
 
 // The one place that decides attune's configuration for a shape: tune it now, seeded with
-// shape-aware candidates and with what earlier shapes of this run found. A tuning database
+// shape-aware candidates and with `seeds` (what this run found for the same shape on fewer
+// threads, and for earlier shapes). A tuning database
 // plugs in here: return its stored decision for (device, kernel, problem) when there is one,
 // and store the tuned one otherwise.
 Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backend, int threads,
-                              const std::vector<std::size_t>& earlier_best,
-                              const BenchGemmOptions& o, std::size_t budget, double tune_s) {
+                              const std::vector<std::size_t>& seeds, const BenchGemmOptions& o,
+                              std::size_t budget, double tune_s) {
   const auto start = std::chrono::steady_clock::now();
   // A decision stored by `attune tune gemm` (or an earlier bench) for exactly this device, kernel,
   // space and shape is reused; what is tuned here is stored. A database that cannot be opened
@@ -160,7 +161,7 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
        cpu::gemm_candidates(backend.problem(), backend.isa(), threads)) {
     if (const auto index = cpu::gemm_index(space, p)) add(*index);
   }
-  for (std::size_t index : earlier_best) add(index);
+  for (std::size_t index : seeds) add(index);
   Tuner tuner(space, evaluator, *strategy, options);
   const TuneResult result = tuner.run();
   if (db) {
@@ -449,6 +450,10 @@ void run_bench_gemm(const BenchGemmOptions& o) {
   const Harness compare_harness(compare_options);
 
   std::vector<Row> rows;
+  // What each shape's tuning chose, by thread count: a blocking that won on one thread often
+  // wins on more with the threads splitting N or M (2048^3 on two threads: 222 GFLOP/s with the
+  // one-thread choice split over N, 212 with what 24 evaluations found without it).
+  std::vector<std::pair<cpu::GemmProblem, kernels::GemmParams>> decided;
   for (auto& [threads, peak] : peaks) {
     const SearchSpace space = cpu::gemm_search_space(isa, threads);
     const std::size_t default_index = cpu::default_gemm_index(space, isa, threads);
@@ -460,9 +465,21 @@ void run_bench_gemm(const BenchGemmOptions& o) {
       Row row;
       row.problem = problem;
       row.threads = threads;
-      row.decision = decide_configuration(space, backend, threads, earlier_best, o, budget, tune_s);
+      std::vector<std::size_t> seeds;
+      for (const auto& [shape, params] : decided) {
+        if (shape.m != problem.m || shape.n != problem.n || shape.k != problem.k) continue;
+        for (const kernels::GemmLoop loop : {kernels::GemmLoop::Jc, kernels::GemmLoop::Ic}) {
+          kernels::GemmParams scaled = params;
+          scaled.threads = threads;
+          scaled.loop = loop;
+          if (const auto index = cpu::gemm_index(space, scaled)) seeds.push_back(*index);
+        }
+      }
+      seeds.insert(seeds.end(), earlier_best.begin(), earlier_best.end());
+      row.decision = decide_configuration(space, backend, threads, seeds, o, budget, tune_s);
       earlier_best.push_back(row.decision.index);
       const Config tuned = space.at(row.decision.index);
+      decided.emplace_back(problem, cpu::gemm_params(tuned));
       row.config = tuned.describe();
 
       auto add_config = [&](const std::string& name, const Config& config) {
