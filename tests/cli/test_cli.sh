@@ -40,5 +40,18 @@ for which in ("best", "default"):
 print("ok: JSON report has every field")
 PY
 
+# A skinny N starts from the default, then from the kernel's own guess for the shape: A read in
+# place in one K block.
+expect 0 "speedup" -- tune gemm --m 512 --n 64 --k 1024 --threads 1 --budget 2 --quiet --no-db \
+  --json "$tmp/skinny.json" --measure-time 0.05 --compare-rounds 1
+python3 - "$tmp/skinny.json" <<'PY' || failures=$((failures + 1))
+import json, sys
+r = json.load(open(sys.argv[1]))
+first, second = (m["config"] for m in r["measurements"])
+assert first == r["default"]["config"], (first, r["default"])
+assert second["pack_a"] == 0 and second["pack_b"] == 0 and second["KC"] >= 1024, second
+print("ok: the shape's candidate follows the default")
+PY
+
 echo "$failures failed"
 [ "$failures" -eq 0 ]

@@ -229,6 +229,11 @@ int run_tune_job(const TuneJob& job, const TuneFlags& flags) {
       options.initial.push_back(job.default_index);
     }
   }
+  for (const std::size_t index : job.candidates) {
+    if (std::find(options.initial.begin(), options.initial.end(), index) == options.initial.end()) {
+      options.initial.push_back(index);
+    }
+  }
   const std::size_t cpus = std::max(1u, std::thread::hardware_concurrency());
   const std::size_t build_threads =
       flags.build_threads.value_or(std::max<std::size_t>(1, cpus - 1));

@@ -55,6 +55,9 @@ struct TuneJob {
   Backend* backend = nullptr;
   Problem problem;
   std::size_t default_index = 0;
+  /// The kernel's own guesses for this problem, measured right after the default (and the start
+  /// file's configurations), before the strategy's choices.
+  std::vector<std::size_t> candidates;
   /// The database's identity of the kernel (source and flags for a user's kernel).
   std::string kernel_source;
   std::string kernel_flags;
