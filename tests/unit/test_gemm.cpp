@@ -269,12 +269,6 @@ TEST(Sgemm, EveryTilePackingLoopAndThreadCount) {
   }
 }
 
-// Packing ahead hands each micro-kernel call a share of the next B panel: across pc steps, from
-// the last pc step of one jc step to the first of the next, into a narrower last jc step, with
-// more units than k-iterations (one row panel and a short last K block), with fewer row panels
-// than threads (a thread with no micro-kernel call copies its share itself), with the panel
-// shared by a team or private, and under jr with the micro-panels each thread owns moving where
-// the panels narrow, for every parallel loop and source prefetch distance.
 TEST(Sgemm, OneDeepKBlockOverAnOddK) {
   // KC >= K: every C tile is written once, after a k loop over all of K (the skinny-N shapes'
   // choice), with the operands in place or packed, on one thread and split over M.
@@ -303,6 +297,12 @@ TEST(Sgemm, OneDeepKBlockOverAnOddK) {
   }
 }
 
+// Packing ahead hands each micro-kernel call a share of the next B panel: across pc steps, from
+// the last pc step of one jc step to the first of the next, into a narrower last jc step, with
+// more units than k-iterations (one row panel and a short last K block), with fewer row panels
+// than threads (a thread with no micro-kernel call copies its share itself), with the panel
+// shared by a team or private, and under jr with the micro-panels each thread owns moving where
+// the panels narrow, for every parallel loop and source prefetch distance.
 TEST(Sgemm, PackingAheadCoversEveryPanelTransition) {
   const std::uint64_t seed = test_seed();
   SCOPED_TRACE(seed_note(seed));

@@ -113,9 +113,8 @@ struct Decision {
 
 // The one place that decides attune's configuration for a shape: tune it now, seeded with
 // shape-aware candidates and with `seeds` (what this run found for the same shape on fewer
-// threads, and for earlier shapes). A tuning database
-// plugs in here: return its stored decision for (device, kernel, problem) when there is one,
-// and store the tuned one otherwise.
+// threads, and for earlier shapes). A tuning database plugs in here: return its stored decision
+// for (device, kernel, problem) when there is one, and store the tuned one otherwise.
 Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backend, int threads,
                               const std::vector<std::size_t>& seeds, const BenchGemmOptions& o,
                               std::size_t budget, double tune_s) {
@@ -207,17 +206,16 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   for (const Evaluation* e : ok) {
     if (e->index == default_index) join(e);
   }
-  ok = std::move(finalists);
-  std::size_t chosen = ok.front()->index;
-  if (ok.size() > 1) {
-    std::vector<Config> finalists;
-    for (const Evaluation* e : ok) finalists.push_back(space.at(e->index));
-    const std::vector<Measurement> again = evaluator.compare(finalists, o.quick ? 1 : 5);
+  std::size_t chosen = finalists.front()->index;
+  if (finalists.size() > 1) {
+    std::vector<Config> configs;
+    for (const Evaluation* e : finalists) configs.push_back(space.at(e->index));
+    const std::vector<Measurement> again = evaluator.compare(configs, o.quick ? 1 : 5);
     double best_s = 0.0;
     for (std::size_t i = 0; i < again.size(); ++i) {
       if (again[i].ok() && (best_s == 0.0 || again[i].objective() < best_s)) {
         best_s = again[i].objective();
-        chosen = ok[i]->index;
+        chosen = finalists[i]->index;
       }
     }
   }
@@ -257,29 +255,24 @@ struct Row {
     }
     return std::nullopt;
   }
-  // The lowest and highest ratio attune / best peer within one round: the spread a reader should
-  // allow the median ratio, measured rather than assumed (rounds are minutes apart at most, and
-  // each ratio compares measurements taken seconds apart).
+  // The lowest and highest ratio, within one round, of attune to the peer whose median is best
+  // (the one the ratio column divides by): the spread a reader should allow that ratio, measured
+  // rather than assumed (each round's figures are seconds apart).
   std::optional<std::pair<double, double>> ratio_range() const {
     const Participant* attune = nullptr;
-    std::vector<const Participant*> peers;
+    const Participant* peer = nullptr;
     for (const Participant& p : participants) {
-      if (p.status != "ok") continue;
+      const auto median = p.median_s();
+      if (!median) continue;
       if (p.name == "attune") attune = &p;
-      if (p.peer != nullptr) peers.push_back(&p);
+      if (p.peer != nullptr && (peer == nullptr || *median < *peer->median_s())) peer = &p;
     }
-    if (attune == nullptr || peers.empty()) return std::nullopt;
+    if (attune == nullptr || peer == nullptr) return std::nullopt;
     std::optional<std::pair<double, double>> range;
-    for (std::size_t round = 0; round < attune->round_medians_s.size(); ++round) {
-      double best_s = 0.0;
-      for (const Participant* p : peers) {
-        if (round < p->round_medians_s.size()) {
-          const double s = p->round_medians_s[round];
-          if (best_s == 0.0 || s < best_s) best_s = s;
-        }
-      }
-      if (best_s == 0.0) continue;
-      const double ratio = best_s / attune->round_medians_s[round];
+    const std::size_t rounds =
+        std::min(attune->round_medians_s.size(), peer->round_medians_s.size());
+    for (std::size_t round = 0; round < rounds; ++round) {
+      const double ratio = peer->round_medians_s[round] / attune->round_medians_s[round];
       range = range ? std::pair{std::min(range->first, ratio), std::max(range->second, ratio)}
                     : std::pair{ratio, ratio};
     }
@@ -453,7 +446,12 @@ void run_bench_gemm(const BenchGemmOptions& o) {
   // What each shape's tuning chose, by thread count: a blocking that won on one thread often
   // wins on more with the threads splitting N or M (2048^3 on two threads: 222 GFLOP/s with the
   // one-thread choice split over N, 212 with what 24 evaluations found without it).
-  std::vector<std::pair<cpu::GemmProblem, kernels::GemmParams>> decided;
+  struct Decided {
+    cpu::GemmProblem shape;
+    int threads;  // the most threads the decision could use
+    kernels::GemmParams params;
+  };
+  std::vector<Decided> decided;
   for (auto& [threads, peak] : peaks) {
     const SearchSpace space = cpu::gemm_search_space(isa, threads);
     const std::size_t default_index = cpu::default_gemm_index(space, isa, threads);
@@ -466,10 +464,13 @@ void run_bench_gemm(const BenchGemmOptions& o) {
       row.problem = problem;
       row.threads = threads;
       std::vector<std::size_t> seeds;
-      for (const auto& [shape, params] : decided) {
-        if (shape.m != problem.m || shape.n != problem.n || shape.k != problem.k) continue;
+      for (const Decided& d : decided) {
+        if (d.threads >= threads || d.shape.m != problem.m || d.shape.n != problem.n ||
+            d.shape.k != problem.k) {
+          continue;
+        }
         for (const kernels::GemmLoop loop : {kernels::GemmLoop::Jc, kernels::GemmLoop::Ic}) {
-          kernels::GemmParams scaled = params;
+          kernels::GemmParams scaled = d.params;
           scaled.threads = threads;
           scaled.loop = loop;
           if (const auto index = cpu::gemm_index(space, scaled)) seeds.push_back(*index);
@@ -479,7 +480,7 @@ void run_bench_gemm(const BenchGemmOptions& o) {
       row.decision = decide_configuration(space, backend, threads, seeds, o, budget, tune_s);
       earlier_best.push_back(row.decision.index);
       const Config tuned = space.at(row.decision.index);
-      decided.emplace_back(problem, cpu::gemm_params(tuned));
+      decided.push_back({problem, threads, cpu::gemm_params(tuned)});
       row.config = tuned.describe();
 
       auto add_config = [&](const std::string& name, const Config& config) {

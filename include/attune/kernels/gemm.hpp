@@ -59,9 +59,10 @@ struct GemmParams {
   GemmLoop loop = GemmLoop::Ic;  ///< the loop the threads split (ignored when threads == 1)
   bool pack_a = true;  ///< copy A blocks into contiguous micro-panels; false reads A in place
   bool pack_b = true;  ///< copy B panels into contiguous micro-panels; false reads B in place
-  /// Software prefetch distance in k-iterations of the micro-kernel for the packed A and B
-  /// micro-panels, plus (AVX2) a prefetch of the C tile before the k loop; 0 turns it off. The
-  /// AVX-512 micro-kernels on packed A fetch the C tile near the end of their k loop either way.
+  /// Software prefetch distance in k-iterations of the micro-kernel for the A and B micro-panels
+  /// (and the next in-place ones); 0 turns it off. The C tile: the AVX2 micro-kernels prefetch it
+  /// before the k loop when prefetch > 0; the full-height AVX-512 ones on packed A always prefetch
+  /// it 32 iterations before the end of the loop.
   int prefetch = 0;
   /// Order of the two loops around the micro-kernel. true (jr outside ir): each B micro-panel
   /// (kc x nr) stays in L1 while the A block streams from L2; suits kc * nr * 4 bytes well under

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/cpu/gemm_micro_kernel.hpp"
 
@@ -178,9 +179,19 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
     // iterations before the end, it lands just in time, from wherever it is. This one is not
     // tied to `prefetch`: the tile's MR rows are ldc apart, a pattern the hardware prefetchers
     // do not follow, and fetching them early measured 0.5-1.5% faster on one thread at every
-    // square and transformer shape tried, never slower.
+    // square and transformer shape tried, never slower. The copy's units are shared between
+    // the two parts of the loop in proportion to their iterations, so they stay spread out.
     const int c_lead = std::min(k, kCLead);
-    k_loop<kNv>(k - c_lead, copy, iteration);
+    PanelCopy head{};
+    PanelCopy tail{};
+    if (copy != nullptr) {
+      head = *copy;
+      head.count = k > 0 ? static_cast<int>(std::int64_t{copy->count} * (k - c_lead) / k) : 0;
+      tail = *copy;
+      tail.first = copy->first + head.count;
+      tail.count = copy->count - head.count;
+    }
+    k_loop<kNv>(k - c_lead, copy != nullptr ? &head : nullptr, iteration);
 #pragma GCC unroll 32
     for (int i = 0; i < kMr; ++i) {
       if (i < m) {
@@ -190,7 +201,7 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
         }
       }
     }
-    k_loop<kNv>(c_lead, nullptr, iteration);
+    k_loop<kNv>(c_lead, copy != nullptr ? &tail : nullptr, iteration);
   } else {
     const float* rows[kMr];
 #pragma GCC unroll 32

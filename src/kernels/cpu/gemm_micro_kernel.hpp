@@ -43,8 +43,9 @@ void copy_panel(const PanelCopy& copy, int nr) noexcept;
 /// Otherwise only rows < m of A are read. Columns >= n of B and C are never read or written.
 /// beta == 0 writes C without reading it. `prefetch` > 0 prefetches the A and B micro-panels that
 /// many k-iterations ahead (running off the end of a packed A panel into the next one, which is
-/// where packing puts it) and the C tile before the k loop; 0 prefetches nothing. (The AVX-512
-/// tiles on a packed A panel prefetch the C tile near the end of the k loop regardless.)
+/// where packing puts it). The C tile is prefetched as GemmParams::prefetch describes: by the
+/// AVX2 tiles before the k loop when `prefetch` > 0, by the full-height AVX-512 tiles on a packed
+/// A panel near the end of the k loop always.
 /// `copy`, when not null, is packing work for a panel other than the one the tile reads (its
 /// destination never overlaps a, b or c): the call performs it, interleaved with its FMAs or not.
 using MicroKernel = void (*)(int k, float alpha, const float* a, std::ptrdiff_t rs_a,
