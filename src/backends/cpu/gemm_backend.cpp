@@ -64,8 +64,8 @@ std::vector<Value> int_values(std::initializer_list<int> values) {
 constexpr int kMcValues[] = {24, 48, 72, 96, 112, 128, 144, 168, 192, 224, 288, 336, 384, 448};
 // Up to 512 the A block and B panel fit the caches. The deeper blocks write each C tile once
 // instead of K / KC times: for operands read in place (4096 x 64 x 4096: 112 GFLOP/s with
-// KC = 4096 on one thread, 99 with 512), and, as the tuner found, on packed squares too (KC =
-// 4096 was its choice from 1024^3 to 4096^3 in the README's table).
+// KC = 4096 on one thread, 99 with 512), and, as the tuner found, on packed squares too (it
+// chose KC from 1024 to 4096 for 1024^3-4096^3 in the README's table).
 constexpr int kKcValues[] = {64, 128, 192, 256, 320, 384, 512, 1024, 2048, 4096};
 constexpr int kNcValues[] = {192, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144};
 
