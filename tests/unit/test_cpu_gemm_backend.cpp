@@ -160,6 +160,10 @@ TEST(GemmSpace, CandidatesAreValidAndFollowTheShape) {
         return p.pack_b && p.pack_b_ahead && p.nc >= 2048 && p.threads == 2 &&
                p.loop == kernels::GemmLoop::Jc;
       }));
+      // Or B read in place with the K dimension split, in 16-row tiles that divide M.
+      EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [](const auto& p) {
+        return !p.pack_b && p.mr == 16 && p.threads == 2 && p.loop == kernels::GemmLoop::Kc;
+      }));
     }
     if (isa == Isa::Avx512 && pr.n == 64 && pr.k == 4096) {
       // A skinny N reads A in place in one K block, so each C tile is written once.
