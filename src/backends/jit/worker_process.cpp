@@ -5,7 +5,6 @@
 
 #include "worker_process.hpp"
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -108,34 +107,14 @@ WorkerProcess::~WorkerProcess() {
 void WorkerProcess::begin(double deadline_s, std::string limit) {
   deadline_s_ = deadline_s;
   limit_ = std::move(limit);
-  deadline_ = std::chrono::steady_clock::now() +
-              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                  std::chrono::duration<double>(std::min(deadline_s, 1e9)));
+  deadline_ = attune::detail::deadline_after(deadline_s);
   timed_out_ = false;
   struct stat info {};
   output_mark_ = ::fstat(output_.get(), &info) == 0 ? static_cast<std::size_t>(info.st_size) : 0;
 }
 
 bool WorkerProcess::transfer(char* data, std::size_t n, bool out) {
-  while (n > 0) {
-    const auto left = deadline_ - std::chrono::steady_clock::now();
-    const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
-    if (left_ms <= 0) {
-      timed_out_ = true;
-      return false;
-    }
-    pollfd ready{channel_.get(), static_cast<short>(out ? POLLOUT : POLLIN), 0};
-    const int r = ::poll(&ready, 1, static_cast<int>(std::min<long long>(left_ms, 1 << 30)));
-    if (r < 0 && errno != EINTR) return false;
-    if (r <= 0) continue;
-    const ssize_t k = out ? ::send(channel_.get(), data, n, MSG_NOSIGNAL | MSG_DONTWAIT)
-                          : ::recv(channel_.get(), data, n, MSG_DONTWAIT);
-    if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
-    if (k <= 0) return false;
-    data += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
+  return attune::detail::transfer_before(channel_.get(), data, n, out, deadline_, timed_out_);
 }
 
 bool WorkerProcess::transfer_out(const void* data, std::size_t n) {

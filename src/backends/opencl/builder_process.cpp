@@ -3,15 +3,12 @@
 
 #include "builder_process.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 
 #include "attune/error.hpp"
@@ -23,39 +20,6 @@ namespace {
 constexpr double kStartDeadlineS = 30.0;
 constexpr double kDyingGraceS = 5.0;
 constexpr std::size_t kTailBytes = 2048;
-
-using Clock = std::chrono::steady_clock;
-
-// Reads exactly `n` bytes before `deadline`; false on the end of the stream, an error or the
-// deadline (then `timed_out` is set).
-bool read_before(int fd, void* data, std::size_t n, Clock::time_point deadline, bool& timed_out) {
-  auto* p = static_cast<char*>(data);
-  while (n > 0) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      return false;
-    }
-    pollfd ready{fd, POLLIN, 0};
-    const int polled =
-        ::poll(&ready, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
-    if (polled < 0 && errno == EINTR) continue;
-    if (polled < 0) return false;
-    if (polled == 0) continue;
-    const ssize_t k = ::recv(fd, p, n, 0);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return false;
-    p += k;
-    n -= static_cast<std::size_t>(k);
-  }
-  return true;
-}
-
-Clock::time_point after(double seconds) {
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(std::min(seconds, 1e9)));
-}
 
 }  // namespace
 
@@ -82,10 +46,10 @@ BuilderProcess::BuilderProcess(const std::filesystem::path& program,
 
   std::vector<std::string> hello;
   bool timed_out = false;
-  const auto deadline = after(kStartDeadlineS);
+  const auto deadline = attune::detail::deadline_after(kStartDeadlineS);
   const bool answered = builder::receive_strings(
       [&](void* data, std::size_t n) {
-        return read_before(channel_.get(), data, n, deadline, timed_out);
+        return attune::detail::transfer_before(channel_.get(), data, n, false, deadline, timed_out);
       },
       hello);
   if (!answered || hello.size() != 2 || hello[0] != "ready" ||
@@ -114,13 +78,14 @@ BuilderProcess::Reply BuilderProcess::build(const std::vector<std::string>& requ
     reply.text = "the builder is gone";
     return reply;
   }
-  const auto deadline = after(deadline_s);
+  const auto deadline = attune::detail::deadline_after(deadline_s);
   std::vector<std::string> answer;
   bool timed_out = false;
   const bool answered = builder::send_strings(channel_.get(), request) &&
                         builder::receive_strings(
                             [&](void* data, std::size_t n) {
-                              return read_before(channel_.get(), data, n, deadline, timed_out);
+                              return attune::detail::transfer_before(channel_.get(), data, n, false,
+                                                                     deadline, timed_out);
                             },
                             answer) &&
                         answer.size() == 2;
