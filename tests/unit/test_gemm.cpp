@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -437,6 +438,50 @@ TEST(Sgemm, RepeatedCallsGiveIdenticalResults) {
   sgemm(p, isa, 100, 80, 90, kAlpha, a.data.data(), a.ld, b.data.data(), b.ld, kBeta,
         second.data.data(), second.ld);
   EXPECT_EQ(first.data, second.data);
+}
+
+TEST(Sgemm, RowsClaimedByAnyThreadGiveTheOneThreadResultBitForBit) {
+  // Under Ic the threads claim the rows of each B panel as they go, so which thread computes
+  // which rows changes from call to call (more so with more threads than cores). Every element
+  // still goes through the same tile and the same sums in the same order, so the result must be
+  // the one-thread result exactly, for every packing and with K split into several blocks
+  // (without packing, the threads must meet between K blocks: the rows change hands).
+  const std::uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  std::mt19937_64 rng(seed);
+  const int m = 301;
+  const int n = 77;
+  const int k = 100;
+  const Matrix a(m, k, 3, rng);
+  const Matrix b(k, n, 1, rng);
+  const Matrix c0(m, n, 2, rng);
+  const Expected e = expect_all(a, b, c0, kAlpha, kBeta);
+  for (const Isa isa : supported_isas()) {
+    const auto [mr, nr] = micro_tiles(isa).front();
+    for (int packing = 0; packing < 6; ++packing) {
+      GemmParams p = small_blocks(isa, mr, nr);
+      p.mc = 3 * mr;
+      p.pack_a = (packing & 1) != 0;
+      p.pack_b = (packing & 2) != 0 || packing >= 4;
+      p.pack_b_ahead = packing >= 4;
+      p.loop = GemmLoop::Ic;
+      Matrix one = c0;
+      sgemm(p, isa, m, n, k, kAlpha, a.data.data(), a.ld, b.data.data(), b.ld, kBeta,
+            one.data.data(), one.ld);
+      ASSERT_TRUE(matches(e, one)) << to_string(p);
+      for (int threads : {2, 3, 4}) {
+        p.threads = threads;
+        for (int call = 0; call < 3; ++call) {
+          Matrix many = c0;
+          sgemm(p, isa, m, n, k, kAlpha, a.data.data(), a.ld, b.data.data(), b.ld, kBeta,
+                many.data.data(), many.ld);
+          ASSERT_EQ(
+              std::memcmp(many.data.data(), one.data.data(), many.data.size() * sizeof(float)), 0)
+              << "isa=" << to_string(isa) << " " << to_string(p) << " call " << call;
+        }
+      }
+    }
+  }
 }
 
 TEST(ReferenceGemm, MatchesHandComputedProduct) {

@@ -36,7 +36,9 @@ Isa best_isa() noexcept;
 /// Which loop of the five blocking loops the threads split.
 enum class GemmLoop {
   Jc,  ///< the N dimension: each thread owns a column range with its own packed B
-  Ic,  ///< the M dimension: threads share each packed B panel and pack their own A blocks
+  Ic,  ///< the M dimension: threads share each packed B panel and pack their own A blocks;
+       ///< they claim the panel's rows as they go (an MC block at a time, smaller near the end),
+       ///< so a thread whose core is slowed by other work leaves more rows to the others
   Jr,  ///< the micro-panels of B inside each block: threads share the packed B panel, each
        ///< packs its own copy of the A block (no barrier per A block)
   Kc,  ///< the K dimension: each thread computes a partial product, then the partials are summed;

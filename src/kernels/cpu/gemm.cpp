@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <new>
 #include <numeric>
 #include <optional>
@@ -219,6 +220,41 @@ struct Blocking {
     if (buffer == nullptr || !packs_ahead()) return {buffer, buffer};
     return {buffer, buffer + b_panel_size(cols, k)};
   }
+};
+
+// Row panels (MR rows each) of one B panel that the members of a team claim as they go, under
+// GemmLoop::Ic: a whole MC block at a time while plenty are left, then smaller blocks, down to an
+// eighth of one, so that the members finish the panel together. A static split leaves a member
+// idle whenever the other's core runs slower for a while (another process, a busy hypervisor),
+// and both cores of a 2-vCPU guest measured 5-18% dips of a few hundred milliseconds, apart.
+// Smaller blocks are not free (each streams the whole B panel from L3 once), hence the floor.
+class RowClaims {
+ public:
+  RowClaims(int row_panels, int block_panels, int members)
+      : total_(row_panels),
+        most_(block_panels),
+        least_(std::max(1, block_panels / 8)),
+        members_(members) {}
+
+  // The next [first, last) row panels for the caller, empty once none are left.
+  std::pair<int, int> claim(std::atomic<int>& next) const {
+    int first = next.load(std::memory_order_relaxed);
+    while (first < total_) {
+      const int want = std::clamp(ceil_div(total_ - first, 2 * members_), least_, most_);
+      const int last = std::min(total_, first + want);
+      if (next.compare_exchange_weak(first, last, std::memory_order_relaxed)) return {first, last};
+    }
+    return {total_, total_};
+  }
+
+  // The row panels a member can expect to claim: for spreading work over its calls in advance.
+  int expected_share() const { return ceil_div(total_, members_); }
+
+ private:
+  int total_;
+  int most_;
+  int least_;
+  int members_;
 };
 
 // The threads that cooperate on one packed B panel.
@@ -491,17 +527,13 @@ std::optional<PanelCopy> next_panel_share(const Problem& pr, const Blocking& bl,
 // b_pack (the two panel buffers of Blocking::b_panels) is shared by the team. a_pack is private
 // even under Jr: each thread packs the whole A block itself, which costs O(mc*kc) copies against
 // O(mc*kc*nc) flops but saves two barriers per A block, and each core's private L2 then holds its
-// own copy instead of fetching the other's.
+// own copy instead of fetching the other's. Under Ic with a team of more than one, `claims` holds
+// one zeroed counter per B panel, from which the members claim its rows (RowClaims).
 void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team team,
-                  std::array<float*, 2> b_pack, float* a_pack) {
-  int row_first = 0;
-  int row_last = pr.m;
-  if (split == GemmLoop::Ic) {
-    const auto [first, last] = share(ceil_div(pr.m, bl.mr), team.size, team.id);
-    row_first = first * bl.mr;
-    row_last = std::min(pr.m, last * bl.mr);
-  }
-  const int row_panels = row_last > row_first ? ceil_div(row_last - row_first, bl.mr) : 0;
+                  std::array<float*, 2> b_pack, float* a_pack, std::atomic<int>* claims = nullptr) {
+  const bool claiming = split == GemmLoop::Ic && team.size > 1;
+  const RowClaims rows(ceil_div(pr.m, bl.mr), bl.mc / bl.mr, team.size);
+  const int row_panels = claiming ? rows.expected_share() : ceil_div(pr.m, bl.mr);
   // Under Jr with packing ahead, each member packs exactly the micro-panels it reads, so members
   // need not meet while their micro-panels keep the same place in the panel buffers: they do
   // unless the panel two steps on (the next user of the buffer) has another depth or width. A
@@ -515,7 +547,10 @@ void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team te
     const int pc = index % k_blocks * bl.kc;
     return std::pair{ceil_div(std::min(bl.nc, pr.n - jc), bl.nr), std::min(bl.kc, pr.k - pc)};
   };
+  // Claimed rows change hands from one K block to the next, so without packing (and its
+  // meeting per panel) the members still meet before a later K block adds to C.
   const auto must_meet = [&](int index) {
+    if (!bl.pack_b) return claiming && index % k_blocks + 1 < k_blocks;
     return !own_panels || (index + 2 < panel_count && layout(index + 2) != layout(index));
   };
   int panel = 0;
@@ -544,18 +579,26 @@ void blocked_gemm(const Problem& pr, const Blocking& bl, GemmLoop split, Team te
           next.emplace(*job, std::int64_t{row_panels} * (q_last - q_first));
         }
       }
-      for (int ic = row_first; ic < row_last; ic += bl.mc) {
-        const int mc = std::min(bl.mc, row_last - ic);
+      const auto rows_block = [&](int ic, int mc) {
         const float* a_block = pr.a + ic * pr.lda + pc;
         if (bl.pack_a) pack_a(mc, kc, a_block, pr.lda, bl.mr, 0, ceil_div(mc, bl.mr), a_pack);
         macro_kernel(bl, mc, nc, kc, q_first, q_last, pr.alpha, bl.pack_a ? a_pack : a_block,
                      pr.lda, bl.pack_b ? packed : b_block, pr.ldb, beta, pr.c + ic * pr.ldc + jc,
                      pr.ldc, next ? &*next : nullptr);
+      };
+      if (claiming) {
+        for (auto [first, last] = rows.claim(claims[panel]); first < last;
+             std::tie(first, last) = rows.claim(claims[panel])) {
+          const int ic = first * bl.mr;
+          rows_block(ic, std::min(pr.m, last * bl.mr) - ic);
+        }
+      } else {
+        for (int ic = 0; ic < pr.m; ic += bl.mc) rows_block(ic, std::min(bl.mc, pr.m - ic));
       }
       if (next) next->finish(bl.nr);
       // Nobody may overwrite this panel (or, under packs_ahead, read the next one) before every
       // member is done with its part: one meeting per panel, or fewer under own_panels.
-      if (bl.pack_b && must_meet(panel)) team.barrier();
+      if (must_meet(panel)) team.barrier();
     }
   }
 }
@@ -588,6 +631,12 @@ void parallel_gemm(const Problem& pr, const Blocking& bl, GemmLoop loop, int thr
     shared_b = caller.b.reserve(bl.b_buffer_size(pr.n, pr.k));
   }
 
+  // One counter per B panel for the rows claimed under Ic (see RowClaims), all zero.
+  std::unique_ptr<std::atomic<int>[]> claims;
+  if (loop == GemmLoop::Ic) {
+    const int panels = ceil_div(pr.n, bl.nc) * ceil_div(pr.k, bl.kc);
+    claims = std::make_unique<std::atomic<int>[]>(static_cast<std::size_t>(panels));
+  }
   std::vector<float*> partials(static_cast<std::size_t>(threads), nullptr);
   std::atomic<bool> failed{false};
   std::exception_ptr error;
@@ -609,12 +658,7 @@ void parallel_gemm(const Problem& pr, const Blocking& bl, GemmLoop loop, int thr
     const bool allocates = loop != GemmLoop::Jc || bl.pack_a || bl.pack_b;
     try {
       switch (loop) {
-        case GemmLoop::Ic: {
-          const auto [first, last] = share(ceil_div(pr.m, bl.mr), team.size, team.id);
-          const int rows = std::min(pr.m, last * bl.mr) - first * bl.mr;
-          if (bl.pack_a && rows > 0) a_pack = mine.a.reserve(bl.a_block_size(rows, pr.k));
-          break;
-        }
+        case GemmLoop::Ic:
         case GemmLoop::Jr:
           if (bl.pack_a) a_pack = mine.a.reserve(bl.a_block_size(pr.m, pr.k));
           break;
@@ -659,7 +703,8 @@ void parallel_gemm(const Problem& pr, const Blocking& bl, GemmLoop loop, int thr
     if (!failed) {
       switch (loop) {
         case GemmLoop::Ic:
-          blocked_gemm(pr, bl, GemmLoop::Ic, team, bl.b_panels(shared_b, pr.n, pr.k), a_pack);
+          blocked_gemm(pr, bl, GemmLoop::Ic, team, bl.b_panels(shared_b, pr.n, pr.k), a_pack,
+                       claims.get());
           break;
         case GemmLoop::Jr:
           blocked_gemm(pr, bl, GemmLoop::Jr, team, bl.b_panels(shared_b, pr.n, pr.k), a_pack);
