@@ -126,10 +126,17 @@ template <int kNv, class Iteration>
   for (int p = 0; p < rest; ++p) iteration();
 }
 
+// What a tile on a packed A panel prefetches `prefetch` k-iterations ahead.
+enum class Ahead {
+  Nothing,
+  A,      // the A panel only: B is a packed micro-panel
+  AAndB,  // both: B is read in place
+};
+
 // kPackedA: A is a packed MR-row panel read at compile-time offsets; otherwise rows are read in
 // place through strides (clamped to row m-1 so that edge tiles never touch memory past A).
 // kFullN: n == NR, so B and C are read with plain loads; edge tiles use k-masks instead.
-template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
+template <int kMr, int kNv, bool kPackedA, bool kFullN, Ahead kAhead = Ahead::Nothing>
 [[gnu::always_inline]] inline void tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a,
                                         std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b,
                                         float beta, float* c, std::ptrdiff_t ldc, int m, int n,
@@ -155,11 +162,13 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
         bv[v] = kFullN ? _mm512_loadu_ps(b + v * kLanes)
                        : _mm512_maskz_loadu_ps(mask[v], b + v * kLanes);
       }
-      if constexpr (kPrefetch) {
+      if constexpr (kAhead == Ahead::AAndB) {
 #pragma GCC unroll 8
         for (int v = 0; v < kNv; ++v) {
           _mm_prefetch(reinterpret_cast<const char*>(b + b_ahead + v * kLanes), _MM_HINT_T0);
         }
+      }
+      if constexpr (kAhead != Ahead::Nothing) {
 #pragma GCC unroll 4
         for (int off = 0; off < kMr; off += kLanes) {
           _mm_prefetch(reinterpret_cast<const char*>(a + a_ahead + off), _MM_HINT_T0);
@@ -257,11 +266,11 @@ bool edge_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptr
   if constexpr (kRows < kMr) {
     if (m <= kRows) {
       if (full_n) {
-        tile<kRows, kNv, false, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
-                                             0, copy);
+        tile<kRows, kNv, false, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
+                                      copy);
       } else {
-        tile<kRows, kNv, false, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
-                                              0, copy);
+        tile<kRows, kNv, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
+                                       copy);
       }
       return true;
     }
@@ -271,6 +280,20 @@ bool edge_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptr
     }
   }
   return false;
+}
+
+// A full-height tile on a packed A micro-panel, with plain or masked B and C columns.
+template <int kMr, int kNv, Ahead kAhead>
+void packed_a_tile(int k, float alpha, const float* a, const float* b, std::ptrdiff_t rs_b,
+                   float beta, float* c, std::ptrdiff_t ldc, int m, int n, int prefetch,
+                   const PanelCopy* copy) {
+  if (n == kNv * kLanes) {
+    tile<kMr, kNv, true, true, kAhead>(k, alpha, a, 1, kMr, b, rs_b, beta, c, ldc, m, n, prefetch,
+                                       copy);
+  } else {
+    tile<kMr, kNv, true, false, kAhead>(k, alpha, a, 1, kMr, b, rs_b, beta, c, ldc, m, n, prefetch,
+                                        copy);
+  }
 }
 
 template <int kMr, int kNr>
@@ -288,27 +311,22 @@ void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::
     return;
   }
   if (rs_a == 1 && cs_a == kMr) {
-    if (prefetch > 0) {
-      if (full_n) {
-        tile<kMr, kNv, true, true, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
-                                         prefetch, copy);
-      } else {
-        tile<kMr, kNv, true, false, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
-                                          prefetch, copy);
-      }
-    } else if (full_n) {
-      tile<kMr, kNv, true, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                        copy);
+    // A packed B micro-panel (rows NR apart) is one contiguous stream, which the hardware
+    // prefetchers follow: prefetching it as well spent a load slot per cache line for nothing,
+    // 3.5% of 2048^3 on one thread (6 x 64 tiles, KC = 1024, the micro-panel streaming from L2).
+    // B read in place has its rows ldb apart, which they do not follow.
+    if (prefetch <= 0) {
+      packed_a_tile<kMr, kNv, Ahead::Nothing>(k, alpha, a, b, rs_b, beta, c, ldc, m, n, 0, copy);
+    } else if (rs_b == kNr) {
+      packed_a_tile<kMr, kNv, Ahead::A>(k, alpha, a, b, rs_b, beta, c, ldc, m, n, prefetch, copy);
     } else {
-      tile<kMr, kNv, true, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                         copy);
+      packed_a_tile<kMr, kNv, Ahead::AAndB>(k, alpha, a, b, rs_b, beta, c, ldc, m, n, prefetch,
+                                            copy);
     }
   } else if (full_n) {
-    tile<kMr, kNv, false, true, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                       copy);
+    tile<kMr, kNv, false, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0, copy);
   } else {
-    tile<kMr, kNv, false, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                        copy);
+    tile<kMr, kNv, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0, copy);
   }
 }
 
