@@ -443,9 +443,8 @@ void run_bench_gemm(const BenchGemmOptions& o) {
   const Harness compare_harness(compare_options);
 
   std::vector<Row> rows;
-  // What each shape's tuning chose, by thread count: a blocking that won on one thread often
-  // wins on more with the threads splitting N or M (2048^3 on two threads: 222 GFLOP/s with the
-  // one-thread choice split over N, 212 with what 24 evaluations found without it).
+  // What each shape's tuning chose, by thread count: seeds for the same shape on more threads
+  // (cpu::gemm_spread).
   struct Decided {
     cpu::GemmProblem shape;
     int threads;  // the most threads the decision could use
@@ -469,11 +468,8 @@ void run_bench_gemm(const BenchGemmOptions& o) {
             d.shape.k != problem.k) {
           continue;
         }
-        for (const kernels::GemmLoop loop : {kernels::GemmLoop::Jc, kernels::GemmLoop::Ic}) {
-          kernels::GemmParams scaled = d.params;
-          scaled.threads = threads;
-          scaled.loop = loop;
-          if (const auto index = cpu::gemm_index(space, scaled)) seeds.push_back(*index);
+        for (const kernels::GemmParams& spread : cpu::gemm_spread(d.params, threads)) {
+          if (const auto index = cpu::gemm_index(space, spread)) seeds.push_back(*index);
         }
       }
       seeds.insert(seeds.end(), earlier_best.begin(), earlier_best.end());

@@ -4,12 +4,15 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "attune/backends/cpu_gemm.hpp"
 #include "attune/error.hpp"
+#include "attune/tuning_database.hpp"
 #include "commands.hpp"
 #include "tune_job.hpp"
 #include "tune_spec.hpp"
@@ -26,6 +29,37 @@ struct TuneGemmOptions {
   std::optional<int> threads;
   TuneFlags flags;
 };
+
+/// The decisions stored for this shape on fewer threads (an earlier `tune gemm --threads 1`, a
+/// bench), each spread over `threads` (cpu::gemm_spread), as indices in `space`. A database that
+/// cannot be read only costs the seeds here: the run opens it again and reports why.
+std::vector<std::size_t> stored_on_fewer_threads(const SearchSpace& space,
+                                                 const cpu::GemmBackend& backend, int threads,
+                                                 const TuneFlags& flags) {
+  std::vector<std::size_t> seeds;
+  try {
+    const TuningDatabase db(flags.db_path.empty() ? TuningDatabase::default_path()
+                                                  : std::filesystem::path(flags.db_path),
+                            /*read_only=*/true);
+    for (int fewer = 1; fewer < threads; ++fewer) {
+      const SearchSpace smaller = cpu::gemm_search_space(backend.isa(), fewer);
+      const TuningKey key{backend.device(),
+                          {backend.kernel_id(), "", ""},
+                          SpaceIdentity::of(smaller),
+                          backend.problem().key()};
+      const auto stored = db.decision(key);
+      if (!stored) continue;
+      const auto index = smaller.index_of_key(stored->config_key);
+      if (!index) continue;
+      for (const kernels::GemmParams& p :
+           cpu::gemm_spread(cpu::gemm_params(smaller.at(*index)), threads)) {
+        if (const auto seed = cpu::gemm_index(space, p)) seeds.push_back(*seed);
+      }
+    }
+  } catch (const Error&) {
+  }
+  return seeds;
+}
 
 /// Returns the process exit code: 0, or 130 after Ctrl-C.
 int run_tune_gemm(const TuneGemmOptions& o) {
@@ -54,6 +88,10 @@ int run_tune_gemm(const TuneGemmOptions& o) {
   for (const kernels::GemmParams& p : cpu::gemm_candidates(problem, isa, threads)) {
     if (const auto index = cpu::gemm_index(space, p)) job.candidates.push_back(*index);
   }
+  const std::vector<std::size_t> spread =
+      o.flags.no_db ? std::vector<std::size_t>{}
+                    : stored_on_fewer_threads(space, backend, threads, o.flags);
+  job.candidates.insert(job.candidates.end(), spread.begin(), spread.end());
   job.rate_key = "gflops";
   job.rate = [problem](double s) { return problem.gflops(s); };
   job.describe = [problem](double s) {
@@ -67,6 +105,12 @@ int run_tune_gemm(const TuneGemmOptions& o) {
                  problem.key().key().c_str(), device.name.c_str(),
                  std::string(kernels::to_string(isa)).c_str(), threads, o.flags.strategy.c_str(),
                  static_cast<unsigned long long>(o.flags.seed));
+    if (!spread.empty()) {
+      std::fprintf(stderr,
+                   "attune: also starting from this shape's stored decisions on fewer threads, "
+                   "split over N and over M (%zu configurations)\n",
+                   spread.size());
+    }
   };
   return run_tune_job(job, o.flags);
 }

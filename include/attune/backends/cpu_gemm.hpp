@@ -58,6 +58,13 @@ std::optional<std::size_t> gemm_index(const SearchSpace& space, const kernels::G
 std::vector<kernels::GemmParams> gemm_candidates(const GemmProblem& problem, kernels::Isa isa,
                                                  int max_threads);
 
+/// `params`, a blocking decided for fewer threads, on `threads` threads: once split over N and
+/// once over M. A blocking that won on one thread often wins on more with the threads splitting
+/// N or M (2048^3 on two threads: 222 GFLOP/s with the one-thread choice split over N, 212 with
+/// what 24 evaluations on two threads found without it). Meant as starting points of a tuning
+/// run, like gemm_candidates.
+std::vector<kernels::GemmParams> gemm_spread(const kernels::GemmParams& params, int threads);
+
 /// The index in `space` of the untuned default (kernels::default_params), which every tuning run
 /// measures for comparison.
 std::size_t default_gemm_index(const SearchSpace& space, kernels::Isa isa, int threads);

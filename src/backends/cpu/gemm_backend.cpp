@@ -291,6 +291,17 @@ std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_
   return out;
 }
 
+std::vector<GemmParams> gemm_spread(const GemmParams& params, int threads) {
+  std::vector<GemmParams> out;
+  for (const GemmLoop loop : {GemmLoop::Jc, GemmLoop::Ic}) {
+    GemmParams p = params;
+    p.threads = threads;
+    p.loop = loop;
+    out.push_back(p);
+  }
+  return out;
+}
+
 std::size_t default_gemm_index(const SearchSpace& space, Isa isa, int threads) {
   const GemmParams p = kernels::default_params(isa, threads);
   const auto index = gemm_index(space, p);
