@@ -165,6 +165,16 @@ TEST(GemmSpace, CandidatesAreValidAndFollowTheShape) {
         return !p.pack_b && p.mr == 16 && p.threads == 2 && p.loop == kernels::GemmLoop::Kc;
       }));
     }
+    if (isa == Isa::Avx512 && pr.m == 2048 && pr.n == 2048) {
+      // A large square: deep K blocks with each B micro-panel streaming past the whole A block,
+      // on two threads split over N and over M.
+      for (const auto loop : {kernels::GemmLoop::Jc, kernels::GemmLoop::Ic}) {
+        EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [&](const auto& p) {
+          return p.mr == 6 && p.nr == 64 && p.kc == 1024 && p.jr_outer && p.pack_b_ahead &&
+                 p.threads == 2 && p.loop == loop;
+        })) << kernels::to_string(loop);
+      }
+    }
     if (isa == Isa::Avx512 && pr.n == 64 && pr.k == 4096) {
       // A skinny N reads A in place in one K block, so each C tile is written once.
       EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [](const auto& p) {
