@@ -38,8 +38,14 @@ constexpr const char* kQuickShapes = "64x64x64,256x256x256,1024x1024x1024,64x409
 constexpr std::size_t kDefaultBudget = 30;
 constexpr double kDefaultTuneSeconds = 45.0;
 constexpr int kDefaultRounds = 5;
-// The tuning run's fastest few, measured again side by side before one is chosen.
+// The tuning run's fastest few, measured again side by side before one is chosen: at least
+// kFinalists, and more, up to kMostFinalists, while their rounds fit kFinalSeconds. Each was
+// measured once while tuning, and on a small shape with two threads one measurement can be 25%
+// off (64^3: the configuration that ran at 145-159 GFLOP/s side by side missed a final of three
+// that a 113 one entered), so a cheap shape gets a wider final.
 constexpr std::size_t kFinalists = 3;
+constexpr std::size_t kMostFinalists = 6;
+constexpr double kFinalSeconds = 10.0;
 // OpenBLAS's worker threads spin for about 2^28 cycles after a call before they sleep, and
 // OpenMP's for a few milliseconds; on a machine with few cores a spinning pool steals a core from
 // whoever is measured next. A pause longer than that between participants lets each start alone.
@@ -188,8 +194,17 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   });
   // The fastest of each thread count also runs in the final: on a machine whose other cores
   // are sometimes busy, one slow stretch during tuning must not decide the thread count.
-  std::vector<const Evaluation*> finalists(ok.begin(),
-                                           ok.begin() + std::min(ok.size(), kFinalists));
+  const int final_rounds = o.quick ? 1 : 5;
+  std::vector<const Evaluation*> finalists;
+  double final_s = 0.0;
+  for (const Evaluation* e : ok) {
+    final_s += e->measurement.measure_s * final_rounds;
+    if (finalists.size() >= kMostFinalists ||
+        (finalists.size() >= kFinalists && final_s > kFinalSeconds)) {
+      break;
+    }
+    finalists.push_back(e);
+  }
   const auto join = [&](const Evaluation* e) {
     if (std::find(finalists.begin(), finalists.end(), e) == finalists.end()) finalists.push_back(e);
   };
@@ -210,7 +225,7 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   if (finalists.size() > 1) {
     std::vector<Config> configs;
     for (const Evaluation* e : finalists) configs.push_back(space.at(e->index));
-    const std::vector<Measurement> again = evaluator.compare(configs, o.quick ? 1 : 5);
+    const std::vector<Measurement> again = evaluator.compare(configs, final_rounds);
     double best_s = 0.0;
     for (std::size_t i = 0; i < again.size(); ++i) {
       if (again[i].ok() && (best_s == 0.0 || again[i].objective() < best_s)) {
