@@ -166,14 +166,12 @@ TEST(GemmSpace, CandidatesAreValidAndFollowTheShape) {
       }));
     }
     if (isa == Isa::Avx512 && pr.m == 2048 && pr.n == 2048) {
-      // A large square: deep K blocks with each B micro-panel streaming past the whole A block,
-      // on two threads split over N and over M.
-      for (const auto loop : {kernels::GemmLoop::Jc, kernels::GemmLoop::Ic}) {
-        EXPECT_TRUE(std::any_of(candidates.begin(), candidates.end(), [&](const auto& p) {
-          return p.mr == 6 && p.nr == 64 && p.kc == 1024 && p.jr_outer && p.pack_b_ahead &&
-                 p.threads == 2 && p.loop == loop;
-        })) << kernels::to_string(loop);
-      }
+      // A large square: the default's deep K blocks, with each B micro-panel streaming past the
+      // whole A block, also split over N on two threads.
+      EXPECT_TRUE(std::any_of(candidates.begin() + 1, candidates.end(), [&](const auto& p) {
+        return p.mr == 6 && p.nr == 64 && p.kc == 1024 && p.jr_outer && p.pack_b_ahead &&
+               p.threads == 2 && p.loop == kernels::GemmLoop::Jc;
+      }));
     }
     if (isa == Isa::Avx512 && pr.n == 64 && pr.k == 4096) {
       // A skinny N reads A in place in one K block, so each C tile is written once.

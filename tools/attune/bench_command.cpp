@@ -39,10 +39,12 @@ constexpr std::size_t kDefaultBudget = 30;
 constexpr double kDefaultTuneSeconds = 45.0;
 constexpr int kDefaultRounds = 5;
 // The tuning run's fastest few, measured again side by side before one is chosen: at least
-// kFinalists, and more, up to kMostFinalists, while their rounds fit kFinalSeconds. Each was
-// measured once while tuning, and on a small shape with two threads one measurement can be 25%
-// off (64^3: the configuration that ran at 145-159 GFLOP/s side by side missed a final of three
-// that a 113 one entered), so a cheap shape gets a wider final.
+// kFinalists, and more, up to kMostFinalists, while their rounds (estimated from the time each
+// took to measure while tuning, a quarter of a second at most unless a call lasts longer) fit
+// kFinalSeconds: six for every shape whose calls are short, three for 4096^3. Each was measured
+// once while tuning, and on a small shape with two threads one measurement can be 25% off
+// (64^3: the configuration that ran at 145-159 GFLOP/s side by side missed a final of three
+// that a 113 one entered).
 constexpr std::size_t kFinalists = 3;
 constexpr std::size_t kMostFinalists = 6;
 constexpr double kFinalSeconds = 10.0;

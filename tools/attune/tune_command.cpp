@@ -31,12 +31,17 @@ struct TuneGemmOptions {
 };
 
 /// The decisions stored for this shape on fewer threads (an earlier `tune gemm --threads 1`, a
-/// bench), each spread over `threads` (cpu::gemm_spread), as indices in `space`. A database that
-/// cannot be read only costs the seeds here: the run opens it again and reports why.
-std::vector<std::size_t> stored_on_fewer_threads(const SearchSpace& space,
-                                                 const cpu::GemmBackend& backend, int threads,
-                                                 const TuneFlags& flags) {
-  std::vector<std::size_t> seeds;
+/// bench), each spread over `threads` (cpu::gemm_spread).
+struct FewerThreadSeeds {
+  int decisions = 0;
+  std::vector<std::size_t> indices;  // in the run's space
+};
+
+/// A database that cannot be read only costs the seeds here: the run opens it again and reports
+/// why.
+FewerThreadSeeds stored_on_fewer_threads(const SearchSpace& space, const cpu::GemmBackend& backend,
+                                         int threads, const TuneFlags& flags) {
+  FewerThreadSeeds seeds;
   try {
     const TuningDatabase db(flags.db_path.empty() ? TuningDatabase::default_path()
                                                   : std::filesystem::path(flags.db_path),
@@ -51,9 +56,10 @@ std::vector<std::size_t> stored_on_fewer_threads(const SearchSpace& space,
       if (!stored) continue;
       const auto index = smaller.index_of_key(stored->config_key);
       if (!index) continue;
+      ++seeds.decisions;
       for (const kernels::GemmParams& p :
            cpu::gemm_spread(cpu::gemm_params(smaller.at(*index)), threads)) {
-        if (const auto seed = cpu::gemm_index(space, p)) seeds.push_back(*seed);
+        if (const auto seed = cpu::gemm_index(space, p)) seeds.indices.push_back(*seed);
       }
     }
   } catch (const Error&) {
@@ -88,10 +94,10 @@ int run_tune_gemm(const TuneGemmOptions& o) {
   for (const kernels::GemmParams& p : cpu::gemm_candidates(problem, isa, threads)) {
     if (const auto index = cpu::gemm_index(space, p)) job.candidates.push_back(*index);
   }
-  const std::vector<std::size_t> spread =
-      o.flags.no_db ? std::vector<std::size_t>{}
-                    : stored_on_fewer_threads(space, backend, threads, o.flags);
-  job.candidates.insert(job.candidates.end(), spread.begin(), spread.end());
+  const FewerThreadSeeds fewer = o.flags.no_db
+                                     ? FewerThreadSeeds{}
+                                     : stored_on_fewer_threads(space, backend, threads, o.flags);
+  job.candidates.insert(job.candidates.end(), fewer.indices.begin(), fewer.indices.end());
   job.rate_key = "gflops";
   job.rate = [problem](double s) { return problem.gflops(s); };
   job.describe = [problem](double s) {
@@ -105,11 +111,11 @@ int run_tune_gemm(const TuneGemmOptions& o) {
                  problem.key().key().c_str(), device.name.c_str(),
                  std::string(kernels::to_string(isa)).c_str(), threads, o.flags.strategy.c_str(),
                  static_cast<unsigned long long>(o.flags.seed));
-    if (!spread.empty()) {
+    if (fewer.decisions > 0) {
       std::fprintf(stderr,
-                   "attune: also starting from this shape's stored decisions on fewer threads, "
-                   "split over N and over M (%zu configurations)\n",
-                   spread.size());
+                   "attune: also starting from this shape's %d stored decision%s on fewer "
+                   "threads, split over N and over M\n",
+                   fewer.decisions, fewer.decisions == 1 ? "" : "s");
     }
   };
   return run_tune_job(job, o.flags);

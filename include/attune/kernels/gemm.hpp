@@ -62,14 +62,17 @@ struct GemmParams {
   bool pack_a = true;  ///< copy A blocks into contiguous micro-panels; false reads A in place
   bool pack_b = true;  ///< copy B panels into contiguous micro-panels; false reads B in place
   /// Software prefetch distance in k-iterations of the micro-kernel for the A and B micro-panels
-  /// (and the next in-place ones); 0 turns it off. The C tile: the AVX2 micro-kernels prefetch it
-  /// before the k loop when prefetch > 0; the full-height AVX-512 ones on packed A always prefetch
-  /// it 32 iterations before the end of the loop.
+  /// (and the next in-place ones); 0 turns it off. The AVX-512 micro-kernels on a packed A panel
+  /// leave a packed B micro-panel, one contiguous stream, to the hardware prefetchers. The C
+  /// tile: the AVX2 micro-kernels prefetch it before the k loop when prefetch > 0; the
+  /// full-height AVX-512 ones on packed A always prefetch it 32 iterations before the end of the
+  /// loop.
   int prefetch = 0;
   /// Order of the two loops around the micro-kernel. true (jr outside ir): each B micro-panel
-  /// (kc x nr) stays in L1 while the A block streams from L2; suits kc * nr * 4 bytes well under
-  /// L1. false (ir outside jr): each A micro-panel (mr x kc) stays in L1 while the packed B panel
-  /// (kc x nc) streams from L2; suits a B panel that fits L2 and a large A block.
+  /// (kc x nr) is reused by every A micro-panel of the block, from L1 when kc * nr * 4 bytes fit
+  /// there, else from L2 (the AVX-512 default: 1024 x 64, 256 KiB), while the A block streams
+  /// from L2. false (ir outside jr): each A micro-panel (mr x kc) stays in L1 while the packed B
+  /// panel (kc x nc) streams from L2; suits a B panel that fits L2 and a large A block.
   bool jr_outer = true;
   /// With pack_b, when each KC x NC panel of B is packed. false: in a pass of its own just before
   /// the loops that use it. true: while the previous panel is in use, each micro-kernel call

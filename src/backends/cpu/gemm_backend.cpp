@@ -284,8 +284,9 @@ std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_
     make(12, 32, 192, 256, 1024, t, GemmLoop::Ic, true, true, 8, false);
     make(14, 32, 224, 384, 1024, t, GemmLoop::Ic, true, true, 8, false);
     make(12, 32, 144, 256, 4096, t, GemmLoop::Ic, true, true, 8, true);
-    // The same with each B panel packed while the previous one is in use: on several threads,
-    // each packs its share of the shared panel and they meet once per panel.
+    // 12 x 32 tiles over a 384 x 1024 B panel with each panel packed while the previous one is
+    // in use: on several threads, each packs its share of the shared panel and they meet once
+    // per panel.
     make(12, 32, 192, 384, 1024, t, GemmLoop::Ic, true, true, 8, false, true, 128);
     if (t > 1) {
       make(12, 32, 192, 384, 1024, t, GemmLoop::Jc, true, true, 8, false);

@@ -43,11 +43,13 @@ void copy_panel(const PanelCopy& copy, int nr) noexcept;
 /// Otherwise only rows < m of A are read. Columns >= n of B and C are never read or written.
 /// beta == 0 writes C without reading it. `prefetch` > 0 prefetches the A and B micro-panels that
 /// many k-iterations ahead (running off the end of a packed A panel into the next one, which is
-/// where packing puts it). The C tile is prefetched as GemmParams::prefetch describes: by the
-/// AVX2 tiles before the k loop when `prefetch` > 0, by the full-height AVX-512 tiles on a packed
-/// A panel near the end of the k loop always.
-/// `copy`, when not null, is packing work for a panel other than the one the tile reads (its
-/// destination never overlaps a, b or c): the call performs it, interleaved with its FMAs or not.
+/// where packing puts it); the AVX-512 tiles on a packed A panel skip B when it is a packed
+/// micro-panel (rs_b == NR), a contiguous stream the hardware prefetchers follow. The C tile is
+/// prefetched as GemmParams::prefetch describes: by the AVX2 tiles before the k loop when
+/// `prefetch` > 0, by the full-height AVX-512 tiles on a packed A panel near the end of the k loop
+/// always. `copy`, when not null, is packing work for a panel other than the one the tile reads
+/// (its destination never overlaps a, b or c): the call performs it, interleaved with its FMAs or
+/// not.
 using MicroKernel = void (*)(int k, float alpha, const float* a, std::ptrdiff_t rs_a,
                              std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b, float beta,
                              float* c, std::ptrdiff_t ldc, int m, int n, int prefetch,
