@@ -279,6 +279,11 @@ std::vector<GemmParams> gemm_candidates(const GemmProblem& pr, Isa isa, int max_
     // micro-panel in L1 and a B panel in L2 (the other loop order, 108 on one thread at 2048^3
     // against the default's 110); other tiles, and each loop the threads may split.
     if (t > 1) make(6, 64, 144, 1024, 2048, t, GemmLoop::Jc, true, true, 8, true, true, 128);
+    // Half as deep and twice as tall: each B micro-panel, fetched from L3 once per A block, then
+    // serves 48 tiles instead of 24. On one thread, means of alternating pairs: 4096^3 109.4
+    // GFLOP/s against the default's 108.4, 2048^3 108.4 against 107.2, 1024^3 108.5 against
+    // 109.7: a shape's choice.
+    make(6, 64, 288, 512, 2048, t, GemmLoop::Ic, true, true, 8, true, true, 128);
     make(12, 32, 192, 384, 1024, t, GemmLoop::Ic, true, true, 8, false);
     make(6, 64, 192, 384, 1024, t, GemmLoop::Ic, true, true, 8, false);
     make(12, 32, 192, 256, 1024, t, GemmLoop::Ic, true, true, 8, false);
