@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,9 +42,7 @@ FewerThreadSeeds stored_on_fewer_threads(const SearchSpace& space, const cpu::Ge
                                          int threads, const TuneFlags& flags) {
   FewerThreadSeeds seeds;
   try {
-    const TuningDatabase db(flags.db_path.empty() ? TuningDatabase::default_path()
-                                                  : std::filesystem::path(flags.db_path),
-                            /*read_only=*/true);
+    const TuningDatabase db(database_path(flags), /*read_only=*/true);
     for (int fewer = 1; fewer < threads; ++fewer) {
       const SearchSpace smaller = cpu::gemm_search_space(backend.isa(), fewer);
       const TuningKey key{backend.device(),

@@ -107,6 +107,11 @@ nlohmann::json telemetry_json(const TuneResult& result) {
 
 }  // namespace
 
+std::filesystem::path database_path(const TuneFlags& flags) {
+  return flags.db_path.empty() ? TuningDatabase::default_path()
+                               : std::filesystem::path(flags.db_path);
+}
+
 void add_tune_flags(CLI::App& command, TuneFlags& flags, const std::string& seed_help) {
   command.add_option("--strategy", flags.strategy, "Search strategy (see 'attune strategies')")
       ->capture_default_str();
@@ -190,9 +195,7 @@ int run_tune_job(const TuneJob& job, const TuneFlags& flags) {
                 job.problem};
   std::map<std::size_t, Measurement> known;  // from other runs: recalled, not measured again
   if (!flags.no_db) {
-    const std::filesystem::path db_path = flags.db_path.empty()
-                                              ? TuningDatabase::default_path()
-                                              : std::filesystem::path(flags.db_path);
+    const std::filesystem::path db_path = database_path(flags);
     db.emplace(db_path);
     run = db->open_run(key, flags.strategy, flags.seed, space);
     for (StoredMeasurement& m : db->latest_measurements(key)) {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -39,6 +40,9 @@ struct TuneFlags {
   std::optional<std::size_t> build_threads;
   std::vector<std::string> argv;  // the command as typed, to print the resume command
 };
+
+/// The database file the flags name: --db, else TuningDatabase::default_path().
+std::filesystem::path database_path(const TuneFlags& flags);
 
 /// The evaluation budget when neither --budget nor --time is given.
 constexpr std::size_t kDefaultTuneBudget = 60;
