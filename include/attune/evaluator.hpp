@@ -39,8 +39,9 @@ class Evaluator {
 
   /// Measures `configs` side by side: each is prepared and verified once, then timed in `rounds`
   /// alternating rounds (A B C A B C ...), so that the machine's drift affects all of them alike.
-  /// Each result holds the samples of every round and their summary; a configuration that fails
-  /// keeps its failure status and is not timed again.
+  /// Each result holds the samples of every round, each round's median, and the summary of those
+  /// medians (every round weighs the same); a configuration that fails keeps its failure status
+  /// and is not timed again.
   std::vector<Measurement> compare(std::span<const Config> configs, int rounds = 5);
 
   Backend& backend() { return backend_; }

@@ -37,7 +37,13 @@ struct Measurement {
   std::vector<double> samples_s;
   /// How many back-to-back calls each sample timed.
   std::size_t calls_per_sample = 1;
-  /// Statistics over samples_s; meaningful only when status is Ok.
+  /// For a side-by-side comparison (Evaluator::compare): the median of each round's samples, in
+  /// round order. Empty for a single measurement.
+  std::vector<double> round_medians_s;
+  /// Statistics over samples_s, or over round_medians_s when there are any, so that every round
+  /// weighs the same: the harness takes more samples in a round disturbed by the machine (it
+  /// samples until the median is known to 2%), and pooled, those would outvote the quiet rounds.
+  /// Meaningful only when status is Ok.
   Summary summary;
   /// True when the result looked faster than the best so far by more than the noise and was
   /// measured a second time before being believed.

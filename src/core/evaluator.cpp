@@ -113,12 +113,13 @@ std::vector<Measurement> Evaluator::compare(std::span<const Config> configs, int
       }
       // Samples of different rounds may time different numbers of calls; each is per call.
       total.samples_s.insert(total.samples_s.end(), m.samples_s.begin(), m.samples_s.end());
+      total.round_medians_s.push_back(m.summary.median);
       total.calls_per_sample = m.calls_per_sample;
       total.measure_s += m.measure_s;
     }
   }
   for (Measurement& m : results) {
-    if (m.ok()) m.summary = summarize(m.samples_s);
+    if (m.ok()) m.summary = summarize(m.round_medians_s);
   }
   return results;
 }

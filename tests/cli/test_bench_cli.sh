@@ -43,6 +43,9 @@ for x in rows:
         assert abs(x["best_peer_gflops"] - max(peers)) < 1e-9, x
         assert abs(x["ratio_to_best_peer"] - x["attune_gflops"] / max(peers)) < 1e-9, x
         assert 0 < x["ratio_round_min"] <= x["ratio_round_max"], x
+        # Every round weighs the same in each figure, so the ratio lies within its rounds' range.
+        eps = 1e-9
+        assert x["ratio_round_min"] - eps <= x["ratio_to_best_peer"] <= x["ratio_round_max"] + eps, x
     else:
         assert x["best_peer_gflops"] is None and x["ratio_to_best_peer"] is None, x
         assert x["ratio_round_min"] is None and x["ratio_round_max"] is None, x

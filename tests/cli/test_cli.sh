@@ -21,8 +21,10 @@ expect 2 "cannot write the JSON report" -- tune gemm --m 8 --n 8 --k 8 --budget 
   --json /nonexistent/dir/out.json
 expect 2 "requires|subcommand" -- tune
 
-expect 0 "speedup" -- tune gemm --m 33 --n 47 --k 19 --budget 6 --seed 3 --quiet \
-  --json "$tmp/r.json" --measure-time 0.05 --compare-rounds 2
+expect 0 "speedup" -- tune gemm --m 33 --n 47 --k 19 --budget 6 --seed 3 \
+  --quiet --json "$tmp/r.json" --measure-time 0.05 --compare-rounds 2
+grep -q " over 2 rounds, from " "$tmp/out" ||
+  { echo "FAIL: the comparison does not say it took the median over 2 rounds"; failures=$((failures + 1)); }
 python3 - "$tmp/r.json" <<'PY' || failures=$((failures + 1))
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -37,6 +39,9 @@ for m in r["measurements"]:
         assert m["median_ms"] > 0 and len(m["samples_ms"]) >= 1
 for which in ("best", "default"):
     assert r[which]["gflops"] > 0 and r[which]["median_ms"] > 0, r[which]
+    # The comparison's figure is the median of its two rounds' medians: their mean.
+    rounds = r[which]["round_medians_ms"]
+    assert len(rounds) == 2 and abs(r[which]["median_ms"] - sum(rounds) / 2) < 1e-9, r[which]
 print("ok: JSON report has every field")
 PY
 

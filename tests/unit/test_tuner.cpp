@@ -293,6 +293,77 @@ TEST(Evaluator, CompareAlternatesAndKeepsEverySample) {
   EXPECT_NEAR(results[2].summary.median, 1e-3, 1e-12);
   EXPECT_NEAR(results[0].summary.median, scripted_time(configs[0]), 1e-12);
   EXPECT_GE(results[0].samples_s.size(), 3u * fast_harness().min_samples);
+  EXPECT_EQ(results[0].round_medians_s.size(), 3u);
+  EXPECT_TRUE(results[1].round_medians_s.empty());
+}
+
+// Two kernels measured in turn, each knowing which round it is in: a round starts when the other
+// kernel ran last. "steady" always takes 1.5 ms a call. "disturbed" takes 1 ms, except in the
+// first round, where its calls alternate between 2 and 6 ms, so the harness samples that round
+// until max_samples while the quiet rounds stop at min_samples.
+class RoundKernel final : public PreparedKernel {
+ public:
+  RoundKernel(const PreparedKernel*& last, bool disturbed) : last_(last), disturbed_(disturbed) {}
+  VerifyResult verify() override {
+    VerifyResult result;
+    result.ok = true;
+    return result;
+  }
+  RunOutcome run(std::size_t calls) override {
+    if (last_ != this) ++round_;
+    last_ = this;
+    double per_call = 1.5e-3;
+    if (disturbed_) per_call = round_ > 1 ? 1e-3 : (++runs_ % 2 == 0 ? 2e-3 : 6e-3);
+    return RunOutcome{Status::Ok, per_call * static_cast<double>(calls), {}};
+  }
+
+ private:
+  const PreparedKernel*& last_;
+  bool disturbed_;
+  int round_ = 0;
+  int runs_ = 0;
+};
+
+// tile=1 is "disturbed", any other tile "steady".
+class RoundBackend final : public Backend {
+ public:
+  const DeviceInfo& device() const override { return device_; }
+  std::string kernel_id() const override { return "test.rounds/1"; }
+  Prepared prepare(const Config& c) override {
+    Prepared p;
+    p.kernel = std::make_unique<RoundKernel>(last_, c.int_of("tile") == 1);
+    return p;
+  }
+
+ private:
+  const PreparedKernel* last_ = nullptr;
+  DeviceInfo device_ = DeviceInfo::host_cpu();
+};
+
+TEST(Evaluator, CompareWeighsEveryRoundTheSameHoweverManySamplesItTook) {
+  const SearchSpace s = space();
+  RoundBackend backend;
+  HarnessOptions h = fast_harness();
+  h.warmup_calls = 0;
+  h.min_samples = 3;
+  h.max_samples = 20;
+  h.max_measure_s = 10.0;  // scripted time: the sample counts, not a budget, end each round
+  Evaluator evaluator(backend, Harness(h));
+  const std::vector<Config> configs{s.at(*s.index_of_key("1,1")), s.at(*s.index_of_key("2,1"))};
+  const auto results = evaluator.compare(configs, 3);
+  ASSERT_TRUE(results[0].ok());
+  ASSERT_TRUE(results[1].ok());
+  ASSERT_EQ(results[0].round_medians_s.size(), 3u);
+  EXPECT_GT(results[0].round_medians_s[0], 1.5e-3);  // the disturbed round
+  EXPECT_NEAR(results[0].round_medians_s[1], 1e-3, 1e-12);
+  EXPECT_NEAR(results[0].round_medians_s[2], 1e-3, 1e-12);
+  // Pooled, the 20 disturbed samples outnumber the 6 quiet ones and the median would be 2 ms or
+  // more, slower than "steady"; over the rounds' medians it is 1 ms, faster in two rounds of three.
+  EXPECT_GE(results[0].samples_s.size(), 20u + 2u * h.min_samples);
+  EXPECT_GE(median(results[0].samples_s), 2e-3);
+  EXPECT_NEAR(results[0].summary.median, 1e-3, 1e-12);
+  EXPECT_NEAR(results[1].summary.median, 1.5e-3, 1e-12);
+  EXPECT_LT(results[0].objective(), results[1].objective());
 }
 
 }  // namespace

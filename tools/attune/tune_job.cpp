@@ -53,6 +53,9 @@ nlohmann::json result_json(const TuneJob& job, const Config& config, const Measu
   if (m.ok()) {
     j["median_ms"] = m.summary.median * 1e3;
     j["ci95_ms"] = {m.summary.ci_low * 1e3, m.summary.ci_high * 1e3};
+    nlohmann::json rounds = nlohmann::json::array();
+    for (double s : m.round_medians_s) rounds.push_back(s * 1e3);
+    j["round_medians_ms"] = std::move(rounds);
     if (!job.rate_key.empty()) j[job.rate_key] = job.rate(m.summary.median);
   } else {
     j["message"] = m.message;
@@ -66,11 +69,18 @@ void print_line(const TuneJob& job, const char* label, const Config& config, con
                 std::string(to_string(m.status)).c_str(), m.message.c_str());
     return;
   }
+  // The summary is over the rounds' medians; with fewer than six there is no 95% interval of
+  // their median, and the summary's interval is their range (see summarize).
   const std::string rate = job.describe ? job.describe(m.summary.median) + "  " : "";
-  std::printf("%-8s %s\n         %s(median %s, 95%% CI %s .. %s, %zu samples)\n", label,
+  const std::size_t rounds = m.round_medians_s.size();
+  std::string spread;
+  if (rounds > 1) {
+    spread = (rounds < 6 ? ", from " : ", 95% CI ") + format_seconds(m.summary.ci_low) +
+             (rounds < 6 ? " to " : " .. ") + format_seconds(m.summary.ci_high);
+  }
+  std::printf("%-8s %s\n         %s(median %s over %zu round%s%s, %zu samples)\n", label,
               config.describe().c_str(), rate.c_str(), format_seconds(m.summary.median).c_str(),
-              format_seconds(m.summary.ci_low).c_str(), format_seconds(m.summary.ci_high).c_str(),
-              m.samples_s.size());
+              rounds, rounds == 1 ? "" : "s", spread.c_str(), m.samples_s.size());
 }
 
 void print_telemetry(const TuneResult& result, std::size_t build_threads) {
