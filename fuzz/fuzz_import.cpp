@@ -15,12 +15,18 @@
 #include "attune/tuning_database.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const std::string file = [] {
-    char pattern[] = "/tmp/attune_fuzz_XXXXXX";
-    const int fd = mkstemp(pattern);
-    if (fd >= 0) close(fd);
-    return std::string(pattern);
-  }();
+  // One scratch file for every input, removed when the fuzzer exits.
+  static const struct ScratchFile {
+    std::string path;
+    ScratchFile() {
+      char pattern[] = "/tmp/attune_fuzz_XXXXXX";
+      const int fd = mkstemp(pattern);
+      if (fd >= 0) close(fd);
+      path = pattern;
+    }
+    ~ScratchFile() { std::remove(path.c_str()); }
+  } scratch;
+  const std::string& file = scratch.path;
   if (std::FILE* f = std::fopen(file.c_str(), "wb")) {
     std::fwrite(data, 1, size, f);
     std::fclose(f);

@@ -20,6 +20,7 @@
 #include "attune/evaluator.hpp"
 #include "attune/strategy_registry.hpp"
 #include "attune/tuner.hpp"
+#include "support/temp_dir.hpp"
 
 namespace attune {
 namespace {
@@ -483,6 +484,12 @@ TEST(OpenClBackend, ABuilderThatDoesNotStartIsAnErrorThatSaysHowToBuildWithoutIt
   const KernelSpec spec = vadd_spec(64, ints({16}));
   opencl::OpenClOptions options = build_in(opencl::BuildPlace::Builder);
   options.builder = "/bin/true";  // exits at once, without a word
+  // The backend makes its scratch directory under $TMPDIR before it starts the builder; the
+  // failed start must not leave it behind.
+  const test_support::TempDir tmp;
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  ::setenv("TMPDIR", tmp.path().c_str(), 1);
   try {
     opencl::make_opencl_backend(spec, options);
     ADD_FAILURE() << "expected an error";
@@ -491,6 +498,12 @@ TEST(OpenClBackend, ABuilderThatDoesNotStartIsAnErrorThatSaysHowToBuildWithoutIt
     EXPECT_NE(message.find("did not start"), std::string::npos) << message;
     EXPECT_NE(message.find("POCL_KERNEL_CACHE=0"), std::string::npos) << message;
   }
+  if (old_tmpdir != nullptr) {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path())) << "left in " << tmp.path();
 }
 
 TEST(OpenClBackend, WithoutALocalSizeTheRuntimeChooses) {

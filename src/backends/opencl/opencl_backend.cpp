@@ -106,6 +106,35 @@ std::string read_text(const std::filesystem::path& path, const std::string& what
 
 constexpr const char* kBuilderName = "attune-opencl-builder";
 
+// A fresh directory under the system's temporary directory, removed with everything in it when
+// this object goes: with the backend, or when the backend's constructor throws after making it.
+class ScratchDirectory {
+ public:
+  ScratchDirectory() = default;
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  ~ScratchDirectory() {
+    if (path_.empty()) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+  void create(const std::string& prefix) {
+    std::error_code ignored;
+    std::string pattern =
+        (std::filesystem::temp_directory_path(ignored) / (prefix + "-XXXXXX")).string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw Error(ErrorCode::Io,
+                  "cannot create a temporary directory " + pattern + ": " + std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // PoCL reads POCL_KERNEL_CACHE once: 0 turns its kernel cache off (it is on by default).
 bool pocl_kernel_cache_on() {
   const char* cache = std::getenv("POCL_KERNEL_CACHE");
@@ -254,7 +283,7 @@ class OpenClBackend final : public Backend {
   // the argument files (removed with the backend), and the builders between builds.
   std::filesystem::path builder_;
   attune::detail::UniqueFd source_file_;
-  std::filesystem::path scratch_dir_;
+  ScratchDirectory scratch_dir_;
   std::string device_place_;
   std::mutex builders_mutex_;
   std::vector<std::unique_ptr<detail::BuilderProcess>> idle_builders_;
@@ -395,14 +424,7 @@ OpenClBackend::OpenClBackend(const KernelSpec& spec, const OpenClOptions& option
     source_file_ = attune::detail::anonymous_file();
     write_file(source_file_.get(), reinterpret_cast<const std::byte*>(source_.data()),
                source_.size(), "the kernel source");
-    std::error_code ignored;
-    std::string pattern =
-        (std::filesystem::temp_directory_path(ignored) / "attune-opencl-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw Error(ErrorCode::Io,
-                  "cannot create a temporary directory " + pattern + ": " + std::strerror(errno));
-    }
-    scratch_dir_ = pattern;
+    scratch_dir_.create("attune-opencl");
     device_place_ = detail::device_place(device_);
     // Started here, once, so that a builder that cannot run is an error now, not a failed
     // configuration later.
@@ -661,11 +683,8 @@ std::optional<Rejection> OpenClBackend::build(const std::string& options,
 }
 
 OpenClBackend::~OpenClBackend() {
+  // The builders end before their directory goes (members are destroyed in reverse order).
   idle_builders_.clear();
-  if (!scratch_dir_.empty()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(scratch_dir_, ignored);
-  }
 }
 
 void OpenClBackend::write_argument_files(ArgumentSet& set) {
@@ -673,7 +692,8 @@ void OpenClBackend::write_argument_files(ArgumentSet& set) {
   const std::size_t id = next_file_++;
   for (std::size_t i = 0; i < set.host.size(); ++i) {
     if (!set.buffers[i]) continue;
-    files[i] = (scratch_dir_ / ("set" + std::to_string(id) + "-" + std::to_string(i))).string();
+    files[i] =
+        (scratch_dir_.path() / ("set" + std::to_string(id) + "-" + std::to_string(i))).string();
     attune::detail::UniqueFd fd(
         ::open(files[i].c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd) {
