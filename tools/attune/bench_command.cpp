@@ -26,6 +26,7 @@
 #include "bench_peers.hpp"
 #include "commands.hpp"
 #include "fma_peak.hpp"
+#include "gemm_key.hpp"
 #include "output_file.hpp"
 
 namespace attune::cli {
@@ -131,10 +132,7 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   // space and shape is reused; what is tuned here is stored. A database that cannot be opened
   // (read-only home, say) only costs the reuse.
   std::optional<TuningDatabase> db;
-  const TuningKey key{backend.device(),
-                      {backend.kernel_id(), "", ""},
-                      SpaceIdentity::of(space),
-                      backend.problem().key()};
+  const TuningKey key = gemm_tuning_key(backend.isa(), space, backend.problem());
   try {
     db.emplace(TuningDatabase::default_path());
     if (const auto stored = db->decision(key)) {

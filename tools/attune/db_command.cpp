@@ -15,6 +15,7 @@
 #include "attune/observers.hpp"
 #include "attune/tuning_database.hpp"
 #include "commands.hpp"
+#include "gemm_key.hpp"
 
 namespace attune::cli {
 namespace {
@@ -154,10 +155,7 @@ void run_best(const DbOptions& o) {
   const int threads = o.threads.value_or(device.cores);
   const cpu::GemmProblem problem{*o.m, *o.n, *o.k, 1.0f, 0.0f};
   const SearchSpace space = cpu::gemm_search_space(isa, threads);
-  const cpu::GemmBackend backend_id_only(cpu::GemmProblem{1, 1, 1, 1.0f, 0.0f}, isa);
-  const TuningKey key{
-      device, {backend_id_only.kernel_id(), "", ""}, SpaceIdentity::of(space), problem.key()};
-  const LookupResult r = db.lookup(key);
+  const LookupResult r = db.lookup(gemm_tuning_key(isa, space, problem));
   std::string config_key = r.decision
                                ? r.decision->config_key
                                : space.at(cpu::default_gemm_index(space, isa, threads)).key();

@@ -13,6 +13,7 @@
 #include "attune/error.hpp"
 #include "attune/tuning_database.hpp"
 #include "commands.hpp"
+#include "gemm_key.hpp"
 #include "tune_job.hpp"
 #include "tune_spec.hpp"
 
@@ -45,11 +46,7 @@ FewerThreadSeeds stored_on_fewer_threads(const SearchSpace& space, const cpu::Ge
     const TuningDatabase db(database_path(flags), /*read_only=*/true);
     for (int fewer = 1; fewer < threads; ++fewer) {
       const SearchSpace smaller = cpu::gemm_search_space(backend.isa(), fewer);
-      const TuningKey key{backend.device(),
-                          {backend.kernel_id(), "", ""},
-                          SpaceIdentity::of(smaller),
-                          backend.problem().key()};
-      const auto stored = db.decision(key);
+      const auto stored = db.decision(gemm_tuning_key(backend.isa(), smaller, backend.problem()));
       if (!stored) continue;
       const auto index = smaller.index_of_key(stored->config_key);
       if (!index) continue;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "attune/backend.hpp"
@@ -64,6 +65,10 @@ std::vector<kernels::GemmParams> gemm_candidates(const GemmProblem& problem, ker
 /// what 24 evaluations on two threads found without it). Meant as starting points of a tuning
 /// run, like gemm_candidates.
 std::vector<kernels::GemmParams> gemm_spread(const kernels::GemmParams& params, int threads);
+
+/// The kernel identity GemmBackend reports for `isa` (Backend::kernel_id): the tuning database
+/// files the SGEMM's runs and decisions under it.
+std::string gemm_kernel_id(kernels::Isa isa);
 
 /// The index in `space` of the untuned default (kernels::default_params), which every tuning run
 /// measures for comparison.

@@ -439,9 +439,11 @@ GemmBackend::GemmBackend(GemmProblem problem, Isa isa, std::uint64_t seed)
 
 GemmBackend::~GemmBackend() = default;
 
-std::string GemmBackend::kernel_id() const {
-  return std::string("attune.cpu.sgemm/2/") + std::string(kernels::to_string(isa_));
+std::string gemm_kernel_id(Isa isa) {
+  return std::string("attune.cpu.sgemm/2/") + std::string(kernels::to_string(isa));
 }
+
+std::string GemmBackend::kernel_id() const { return gemm_kernel_id(isa_); }
 
 Prepared GemmBackend::prepare(const Config& config) {
   Prepared out;

@@ -1,0 +1,21 @@
+#pragma once
+// The tuning database's key for the built-in SGEMM, shared by `tune gemm` (its seeds from fewer
+// threads), `bench gemm` (stored decisions) and `db best` (lookups by shape), so that all three
+// find what the others stored.
+
+#include "attune/backends/cpu_gemm.hpp"
+#include "attune/tuning_database.hpp"
+
+namespace attune::cli {
+
+/// The key of the SGEMM of `problem` on this host's CPU with `isa`, over `space` (the space for a
+/// thread count: cpu::gemm_search_space). Matches GemmBackend's device and kernel_id.
+inline TuningKey gemm_tuning_key(kernels::Isa isa, const SearchSpace& space,
+                                 const cpu::GemmProblem& problem) {
+  return TuningKey{DeviceInfo::host_cpu(),
+                   {cpu::gemm_kernel_id(isa), "", ""},
+                   SpaceIdentity::of(space),
+                   problem.key()};
+}
+
+}  // namespace attune::cli
