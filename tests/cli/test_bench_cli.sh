@@ -16,6 +16,9 @@ expect 2 "not MxNxK" -- bench gemm --shapes 8x8
 expect 2 "not a positive integer" -- bench gemm --shapes 8x0x8
 expect 2 "--threads 4096 exceeds" -- bench gemm --shapes 8x8x8 --threads 4096
 expect 2 "unknown strategy" -- bench gemm --shapes 8x8x8 --strategy nope
+expect 2 "shapes: 8x8x8 is given twice" -- bench gemm --shapes 8x8x8,9x9x9,8x8x8
+expect 2 "threads: 1 is given twice" -- bench gemm --shapes 8x8x8 --threads 1,1
+expect 2 "tune-time: '0' is not a positive number" -- bench gemm --shapes 8x8x8 --tune-time 0
 expect 2 "cannot write the JSON report" -- bench gemm --shapes 8x8x8 --json /nonexistent/dir/x.json
 
 expect 0 "ratio" -- bench gemm --shapes 8x8x8,33x17x5 --threads 1 --budget 3 --tune-time 2 \

@@ -15,6 +15,7 @@ expect 0 "ensemble .*\(default\)" -- strategies
 expect 2 "unknown|not expected|extra" -- tune gemm --bogus-flag
 expect 2 "--m" -- tune gemm --m 0
 expect 2 "--m" -- tune gemm --m abc
+expect 2 "--time: '-1' is not a positive number" -- tune gemm --time -1
 expect 2 "unknown strategy 'nope'.*brute_force, ensemble" -- tune gemm --strategy nope --budget 1
 expect 2 "--threads 4096 exceeds" -- tune gemm --threads 4096 --budget 1
 expect 2 "cannot write the JSON report" -- tune gemm --m 8 --n 8 --k 8 --budget 2 --quiet \

@@ -27,6 +27,7 @@
 #include "commands.hpp"
 #include "fma_peak.hpp"
 #include "gemm_key.hpp"
+#include "number_checks.hpp"
 #include "output_file.hpp"
 
 namespace attune::cli {
@@ -103,6 +104,11 @@ std::vector<cpu::GemmProblem> parse_shapes(const std::string& text) {
     p.m = parse_positive(dims[0], "--shapes " + item);
     p.n = parse_positive(dims[1], "--shapes " + item);
     p.k = parse_positive(dims[2], "--shapes " + item);
+    for (const cpu::GemmProblem& q : shapes) {
+      if (q.m == p.m && q.n == p.n && q.k == p.k) {
+        throw Error(ErrorCode::InvalidArgument, "--shapes: " + item + " is given twice");
+      }
+    }
     shapes.push_back(p);
   }
   if (shapes.empty()) throw Error(ErrorCode::InvalidArgument, "--shapes: no shape given");
@@ -416,6 +422,9 @@ void run_bench_gemm(const BenchGemmOptions& o) {
                                                     std::to_string(device.cores) +
                                                     " CPUs this process may use");
       }
+      if (std::find(thread_counts.begin(), thread_counts.end(), value) != thread_counts.end()) {
+        throw Error(ErrorCode::InvalidArgument, "--threads: " + t + " is given twice");
+      }
       thread_counts.push_back(value);
     }
     if (thread_counts.empty()) throw Error(ErrorCode::InvalidArgument, "--threads: none given");
@@ -623,10 +632,10 @@ void add_bench_command(CLI::App& app) {
   gemm->add_option("--budget", options->budget,
                    "Most configurations to measure when tuning one shape (default " +
                        std::to_string(kDefaultBudget) + ", 8 with --quick)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   gemm->add_option("--tune-time", options->tune_s,
                    "Most seconds to tune one shape (default 45, 5 with --quick)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   gemm->add_option("--rounds", options->rounds,
                    "Alternating measurement rounds per shape (default 5, 2 with --quick)")
       ->check(CLI::Range(1, 100));

@@ -16,6 +16,7 @@
 #include "attune/tuning_database.hpp"
 #include "commands.hpp"
 #include "gemm_key.hpp"
+#include "number_checks.hpp"
 
 namespace attune::cli {
 namespace {
@@ -327,11 +328,11 @@ void add_db_command(CLI::App& app) {
       "fallback: exact -> nearest problem -> same architecture -> default");
   common(best);
   best->add_option("key", o->key, "Key, or its first characters");
-  best->add_option("--m", o->m, "SGEMM rows")->check(CLI::PositiveNumber);
-  best->add_option("--n", o->n, "SGEMM columns")->check(CLI::PositiveNumber);
-  best->add_option("--k", o->k, "SGEMM depth")->check(CLI::PositiveNumber);
+  best->add_option("--m", o->m, "SGEMM rows")->check(kPositive);
+  best->add_option("--n", o->n, "SGEMM columns")->check(kPositive);
+  best->add_option("--k", o->k, "SGEMM depth")->check(kPositive);
   best->add_option("--threads", o->threads, "Most threads (as given to 'attune tune gemm')")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   best->callback([o] { run_best(*o); });
 
   auto* exp = db->add_subcommand("export",
@@ -351,7 +352,7 @@ void add_db_command(CLI::App& app) {
                   "Kernel name to file the results under (default: the "
                   "file's kernel_name)");
   imp->add_option("--max-size", o->max_size_mb, "Largest uncompressed file accepted, in MiB")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   imp->callback([o] { run_import(*o); });
 
@@ -370,7 +371,7 @@ void add_db_command(CLI::App& app) {
   auto* prune = db->add_subcommand("prune", "Delete old or failed measurements");
   common(prune);
   prune->add_option("--older-than", o->older_than_days, "Keys not updated for this many days")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   prune->add_flag("--failures", o->failures,
                   "Failed measurements, so that those configurations are measured again");
   prune->callback([o] { run_prune(*o); });

@@ -12,6 +12,7 @@
 #include "attune/error.hpp"
 #include "attune/strategy_registry.hpp"
 #include "commands.hpp"
+#include "number_checks.hpp"
 #include "output_file.hpp"
 #include "start_file.hpp"
 
@@ -138,7 +139,7 @@ void add_replay_command(CLI::App& app) {
   cmd->add_option("--strategy", options->strategy, "Search strategy (see 'attune strategies')")
       ->capture_default_str();
   cmd->add_option("--budget", options->budget, "Distinct configurations to evaluate")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   cmd->add_option("--seed", options->seed, "Seed of the strategy")->capture_default_str();
   cmd->add_option("--json", options->json_path,

@@ -14,6 +14,7 @@
 #include "attune/tuning_database.hpp"
 #include "commands.hpp"
 #include "gemm_key.hpp"
+#include "number_checks.hpp"
 #include "tune_job.hpp"
 #include "tune_spec.hpp"
 
@@ -142,7 +143,7 @@ void add_tune_command(CLI::App& app) {
   gemm->add_option("--threads", options->threads,
                    "Most threads a configuration may use (default: every CPU this process may "
                    "use); the tuner also tries fewer")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   add_tune_flags(*gemm, options->flags, "Seed of the strategy and the random inputs");
   gemm->callback([options, gemm] {
     record_argv(*gemm, {"tune", "gemm"}, options->flags);

@@ -20,6 +20,7 @@
 #include "attune/observers.hpp"
 #include "attune/tuner.hpp"
 #include "attune/tuning_database.hpp"
+#include "number_checks.hpp"
 #include "output_file.hpp"
 #include "start_file.hpp"
 
@@ -129,13 +130,13 @@ void add_tune_flags(CLI::App& command, TuneFlags& flags, const std::string& seed
       .add_option("--budget", flags.budget,
                   "Most configurations to measure (default " + std::to_string(kDefaultTuneBudget) +
                       " when --time is not given either)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   command.add_option("--time", flags.seconds, "Most wall-clock seconds to tune")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   command.add_option("--seed", flags.seed, seed_help)->capture_default_str();
   command
       .add_option("--measure-time", flags.measure_s, "Most seconds spent timing one configuration")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str();
   command
       .add_option("--compare-rounds", flags.compare_rounds,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -38,13 +39,20 @@ using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
 // as a program that cares about GEMM speed would allocate them: every implementation measured
 // on them (attune's configurations and peer libraries alike) walks them without a TLB miss per
 // 4 KiB row, which would otherwise dominate in-place reads of a skinny product's large operand.
-AlignedFloats allocate(std::size_t count) {
+// `what` names the operand for the error: "A (1000 x 500)".
+AlignedFloats allocate(std::size_t count, const std::string& what) {
   constexpr std::size_t kHugePage = std::size_t{2} << 20;
   const bool huge = count * sizeof(float) >= kHugePage;
   const std::size_t align = huge ? kHugePage : 64;
   const std::size_t bytes = ((count * sizeof(float) + align - 1) / align) * align;
   auto* p = static_cast<float*>(std::aligned_alloc(align, std::max<std::size_t>(bytes, align)));
-  if (!p) throw Error(ErrorCode::Unsupported, "out of memory allocating GEMM operands");
+  if (!p) {
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "%.1f", static_cast<double>(bytes) / double(1u << 30));
+    throw Error(ErrorCode::Unsupported, std::string("out of memory allocating ") + gib +
+                                            " GiB for the GEMM operand " + what +
+                                            "; choose a smaller shape");
+  }
 #ifdef MADV_HUGEPAGE
   if (huge) madvise(p, bytes, MADV_HUGEPAGE);
 #endif
@@ -411,10 +419,13 @@ GemmBackend::GemmBackend(GemmProblem problem, Isa isa, std::uint64_t seed)
   const auto m = static_cast<std::size_t>(problem.m);
   const auto n = static_cast<std::size_t>(problem.n);
   const auto k = static_cast<std::size_t>(problem.k);
-  buffers_->a = allocate(m * k);
-  buffers_->b = allocate(k * n);
-  buffers_->c = allocate(m * n);
-  buffers_->c_initial = allocate(m * n);
+  const auto dims = [](std::size_t rows, std::size_t cols) {
+    return " (" + std::to_string(rows) + " x " + std::to_string(cols) + ")";
+  };
+  buffers_->a = allocate(m * k, "A" + dims(m, k));
+  buffers_->b = allocate(k * n, "B" + dims(k, n));
+  buffers_->c = allocate(m * n, "C" + dims(m, n));
+  buffers_->c_initial = allocate(m * n, "C" + dims(m, n));
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (std::size_t i = 0; i < m * k; ++i) buffers_->a[i] = uniform(rng);
