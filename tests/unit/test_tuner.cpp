@@ -299,8 +299,8 @@ TEST(Evaluator, CompareAlternatesAndKeepsEverySample) {
 
 // Two kernels measured in turn, each knowing which round it is in: a round starts when the other
 // kernel ran last. "steady" always takes 1.5 ms a call. "disturbed" takes 1 ms, except in the
-// first round, where its calls alternate between 2 and 6 ms, so the harness samples that round
-// until max_samples while the quiet rounds stop at min_samples.
+// first round, where its batches alternate between 2 and 6 ms a call, so the harness samples
+// that round until max_samples while the quiet rounds stop at min_samples.
 class RoundKernel final : public PreparedKernel {
  public:
   RoundKernel(const PreparedKernel*& last, bool disturbed) : last_(last), disturbed_(disturbed) {}
