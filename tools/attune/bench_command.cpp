@@ -138,7 +138,7 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   // space and shape is reused; what is tuned here is stored. A database that cannot be opened
   // (read-only home, say) only costs the reuse.
   std::optional<TuningDatabase> db;
-  const TuningKey key = gemm_tuning_key(backend.isa(), space, backend.problem());
+  const TuningKey key = gemm_tuning_key(backend.device(), backend.isa(), space, backend.problem());
   try {
     db.emplace(TuningDatabase::default_path());
     if (const auto stored = db->decision(key)) {

@@ -156,7 +156,7 @@ void run_best(const DbOptions& o) {
   const int threads = o.threads.value_or(device.cores);
   const cpu::GemmProblem problem{*o.m, *o.n, *o.k, 1.0f, 0.0f};
   const SearchSpace space = cpu::gemm_search_space(isa, threads);
-  const LookupResult r = db.lookup(gemm_tuning_key(isa, space, problem));
+  const LookupResult r = db.lookup(gemm_tuning_key(device, isa, space, problem));
   std::string config_key = r.decision
                                ? r.decision->config_key
                                : space.at(cpu::default_gemm_index(space, isa, threads)).key();

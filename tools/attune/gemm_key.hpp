@@ -8,14 +8,13 @@
 
 namespace attune::cli {
 
-/// The key of the SGEMM of `problem` on this host's CPU with `isa`, over `space` (the space for a
-/// thread count: cpu::gemm_search_space). Matches GemmBackend's device and kernel_id.
-inline TuningKey gemm_tuning_key(kernels::Isa isa, const SearchSpace& space,
-                                 const cpu::GemmProblem& problem) {
-  return TuningKey{DeviceInfo::host_cpu(),
-                   {cpu::gemm_kernel_id(isa), "", ""},
-                   SpaceIdentity::of(space),
-                   problem.key()};
+/// The key of the SGEMM of `problem` on `device` (this host's CPU: GemmBackend::device() or
+/// DeviceInfo::host_cpu()) with `isa`, over `space` (the space for a thread count:
+/// cpu::gemm_search_space). Matches GemmBackend's kernel_id.
+inline TuningKey gemm_tuning_key(const DeviceInfo& device, kernels::Isa isa,
+                                 const SearchSpace& space, const cpu::GemmProblem& problem) {
+  return TuningKey{
+      device, {cpu::gemm_kernel_id(isa), "", ""}, SpaceIdentity::of(space), problem.key()};
 }
 
 }  // namespace attune::cli

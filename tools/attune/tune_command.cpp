@@ -47,7 +47,8 @@ FewerThreadSeeds stored_on_fewer_threads(const SearchSpace& space, const cpu::Ge
     const TuningDatabase db(database_path(flags), /*read_only=*/true);
     for (int fewer = 1; fewer < threads; ++fewer) {
       const SearchSpace smaller = cpu::gemm_search_space(backend.isa(), fewer);
-      const auto stored = db.decision(gemm_tuning_key(backend.isa(), smaller, backend.problem()));
+      const auto stored =
+          db.decision(gemm_tuning_key(backend.device(), backend.isa(), smaller, backend.problem()));
       if (!stored) continue;
       const auto index = smaller.index_of_key(stored->config_key);
       if (!index) continue;
