@@ -39,6 +39,7 @@ for x in rows:
     assert x["threads"] == 1
     assert x["attune_gflops"] > 0 and x["attune_default_gflops"] > 0, x
     assert "MR=" in x["attune_config"], x
+    assert x["rounds"] == 2, x  # --rounds 2: exactly two
     assert x["status"]["attune"] == "ok" and x["status"]["attune_default"] == "ok", x
     peers = [x[k] for k in ("openblas_gflops", "openblas_skylakex_gflops", "onednn_gflops")
              if x[k] is not None]
@@ -56,6 +57,20 @@ for x in rows:
         s = x["status"][name]
         assert s == "ok" or s.startswith("missing"), (name, s)
 print("ok: JSON report has every field")
+PY
+
+# Without --rounds: five rounds at least, and more, up to fifteen, while they fit 20 seconds. A
+# round of a tiny shape on one thread takes at most five measurements of 0.4 s, so it runs six
+# rounds or more, and every participant has a median for each round.
+expect 0 "; [0-9]+ rounds" -- bench gemm --shapes 8x8x8 --threads 1 --budget 2 --tune-time 2 \
+  --json "$tmp/rounds.json"
+python3 - "$tmp/rounds.json" <<'PY' || failures=$((failures + 1))
+import json, sys
+x = json.load(open(sys.argv[1]))["results"][0]
+assert 6 <= x["rounds"] <= 15, x
+if x["ratio_round_min"] is not None:
+    assert x["ratio_round_min"] <= x["ratio_to_best_peer"] <= x["ratio_round_max"], x
+print("ok: default rounds", x["rounds"])
 PY
 
 echo "$failures failed"

@@ -339,6 +339,40 @@ TEST(Sgemm, PackingAheadCoversEveryPanelTransition) {
   }
 }
 
+// A tile narrower than NR computes only the vectors it has columns in, and alpha == 1 skips the
+// scaling of the result: every column count from 1 to NR + 1 (each narrower instance and each
+// lane mask), rows that fill a tile or leave an edge tile, A and B packed or in place, with
+// alpha 1 and another, beta 0 and another.
+TEST(Sgemm, EveryColumnCountOfEveryTileWithAndWithoutScaling) {
+  const std::uint64_t seed = test_seed();
+  SCOPED_TRACE(seed_note(seed));
+  std::mt19937_64 rng(seed);
+  for (const Variant& v : all_tiles()) {
+    const auto [mr, nr] = v.tile;
+    for (int n = 1; n <= nr + 1; ++n) {
+      const int m = n % 2 == 0 ? mr : mr + 3;
+      const int k = 9 + n % 5;
+      const Matrix a(m, k, 1 + n % 3, rng);
+      const Matrix b(k, n, 2, rng);
+      const Matrix c(m, n, 1, rng);
+      for (const auto [alpha, beta] : {std::pair{1.0f, 0.0f}, {1.0f, kBeta}, {kAlpha, 0.0f}}) {
+        const Expected e = expect_all(a, b, c, alpha, beta);
+        for (int packing = 0; packing < 4; ++packing) {
+          GemmParams p = small_blocks(v.isa, mr, nr);
+          p.pack_a = (packing & 1) != 0;
+          p.pack_b = (packing & 2) != 0;
+          p.pack_b_ahead = false;
+          p.prefetch = packing * 4;
+          ASSERT_EQ(check(p, v.isa), "");
+          ASSERT_TRUE(run_case(p, v.isa, a, b, c, alpha, beta, e))
+              << "m=" << m << " n=" << n << " k=" << k << " alpha=" << alpha << " beta=" << beta
+              << " isa=" << to_string(v.isa) << " " << to_string(p);
+        }
+      }
+    }
+  }
+}
+
 TEST(Sgemm, BetaZeroNeverReadsC) {
   const std::uint64_t seed = test_seed();
   SCOPED_TRACE(seed_note(seed));

@@ -39,17 +39,41 @@ constexpr const char* kDefaultShapes =
 constexpr const char* kQuickShapes = "64x64x64,256x256x256,1024x1024x1024,64x4096x4096";
 constexpr std::size_t kDefaultBudget = 30;
 constexpr double kDefaultTuneSeconds = 45.0;
-constexpr int kDefaultRounds = 5;
+
+// How many alternating rounds a side-by-side comparison runs: at least `least`, and more, up to
+// `most`, while they fit `seconds`. A median over more rounds moves less from run to run, and the
+// shapes whose figures move the most are the cheap ones, whose rounds cost least: a 64^3 call on
+// two threads lasts 2-4 us, and a vCPU that answers late shows at once (with one decision fixed,
+// five-round runs of 64^3 on two threads put attune at 0.95x and 1.10x of oneDNN).
+struct RoundPlan {
+  int least = 1;
+  int most = 1;
+  double seconds = 0.0;
+
+  // Exactly `rounds` rounds, as --rounds asks.
+  static constexpr RoundPlan exactly(int rounds) { return {rounds, rounds, 0.0}; }
+
+  // The rounds to run when one round takes about `round_s` seconds.
+  int fitting(double round_s) const {
+    const double fit = round_s > 0.0 ? seconds / round_s : most;
+    return std::clamp(fit >= most ? most : static_cast<int>(fit), least, most);
+  }
+};
+// Five rounds for any shape, up to fifteen while they fit 20 seconds: fifteen for the 64^3 to
+// 256^3 shapes on two threads, where a round is five participants, each after a pause
+// (kSettleSeconds); five for the large squares.
+constexpr RoundPlan kDefaultRounds{5, 15, 20.0};
 // The tuning run's fastest few, measured again side by side before one is chosen: at least
-// kFinalists, and more, up to kMostFinalists, while their rounds (estimated from the time each
-// took to measure while tuning, a quarter of a second at most unless a call lasts longer) fit
-// kFinalSeconds: six for every shape whose calls are short, three for 4096^3. Each was measured
-// once while tuning, and on a small shape with two threads one measurement can be 25% off
-// (64^3: the configuration that ran at 145-159 GFLOP/s side by side missed a final of three
-// that a 113 one entered).
+// kFinalists, and more, up to kMostFinalists, while five rounds of them (estimated from the time
+// each took to measure while tuning, a quarter of a second at most unless a call lasts longer)
+// fit kFinalSeconds: six for every shape whose calls are short, three for 4096^3. Each was
+// measured once while tuning, and on a small shape with two threads one measurement can be 25%
+// off (64^3: the configuration that ran at 145-159 GFLOP/s side by side missed a final of three
+// that a 113 one entered). The final then runs as many rounds as kFinalRounds fits.
 constexpr std::size_t kFinalists = 3;
 constexpr std::size_t kMostFinalists = 6;
 constexpr double kFinalSeconds = 10.0;
+constexpr RoundPlan kFinalRounds{5, 15, kFinalSeconds};
 // OpenBLAS's worker threads spin for about 2^28 cycles after a call before they sleep, and
 // OpenMP's for a few milliseconds; on a machine with few cores a spinning pool steals a core from
 // whoever is measured next. A pause longer than that between participants lets each start alone.
@@ -200,11 +224,11 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   });
   // The fastest of each thread count also runs in the final: on a machine whose other cores
   // are sometimes busy, one slow stretch during tuning must not decide the thread count.
-  const int final_rounds = o.quick ? 1 : 5;
+  const RoundPlan final_plan = o.quick ? RoundPlan::exactly(1) : kFinalRounds;
   std::vector<const Evaluation*> finalists;
   double final_s = 0.0;
   for (const Evaluation* e : ok) {
-    final_s += e->measurement.measure_s * final_rounds;
+    final_s += e->measurement.measure_s * final_plan.least;
     if (finalists.size() >= kMostFinalists ||
         (finalists.size() >= kFinalists && final_s > kFinalSeconds)) {
       break;
@@ -230,8 +254,12 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   std::size_t chosen = finalists.front()->index;
   if (finalists.size() > 1) {
     std::vector<Config> configs;
-    for (const Evaluation* e : finalists) configs.push_back(space.at(e->index));
-    const std::vector<Measurement> again = evaluator.compare(configs, final_rounds);
+    double round_s = 0.0;
+    for (const Evaluation* e : finalists) {
+      configs.push_back(space.at(e->index));
+      round_s += e->measurement.measure_s;
+    }
+    const std::vector<Measurement> again = evaluator.compare(configs, final_plan.fitting(round_s));
     double best_s = 0.0;
     for (std::size_t i = 0; i < again.size(); ++i) {
       if (again[i].ok() && (best_s == 0.0 || again[i].objective() < best_s)) {
@@ -270,6 +298,7 @@ struct Row {
   std::vector<Participant> participants;
   std::string config;
   Decision decision;
+  int rounds = 0;  // the alternating rounds measured
   double peak_gflops = 0.0;
 
   std::optional<double> gflops_of(const std::string& name) const {
@@ -317,10 +346,11 @@ void settle(int threads) {
   if (threads > 1) std::this_thread::sleep_for(std::chrono::duration<double>(kSettleSeconds));
 }
 
-// Verifies every participant once, then times them in `rounds` rounds, starting each round one
-// participant later so that none is always measured right after the same neighbour.
-void measure_side_by_side(std::vector<Participant>& participants, int threads, int rounds,
-                          const Harness& harness) {
+// Verifies every participant once, then times them in alternating rounds, as many as `plan`
+// fits after the first round's time, starting each round one participant later so that none is
+// always measured right after the same neighbour. Returns the rounds run.
+int measure_side_by_side(std::vector<Participant>& participants, int threads, RoundPlan plan,
+                         const Harness& harness) {
   for (Participant& p : participants) {
     if (!p.kernel) continue;
     if (p.peer) p.peer->set_threads(threads);
@@ -332,7 +362,9 @@ void measure_side_by_side(std::vector<Participant>& participants, int threads, i
     }
   }
   const std::size_t count = participants.size();
+  int rounds = plan.least;
   for (int round = 0; round < rounds; ++round) {
+    const auto start = std::chrono::steady_clock::now();
     for (std::size_t step = 0; step < count; ++step) {
       Participant& p = participants[(step + std::size_t(round)) % count];
       if (!p.kernel) continue;
@@ -347,7 +379,12 @@ void measure_side_by_side(std::vector<Participant>& participants, int threads, i
       }
       p.round_medians_s.push_back(m.summary.median);
     }
+    if (round == 0) {
+      rounds = plan.fitting(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
   }
+  return rounds;
 }
 
 std::string cell(std::optional<double> value, const char* format) {
@@ -390,9 +427,9 @@ void print_table(const std::vector<Row>& rows, const std::vector<std::string>& p
       "GFLOP/s, the median of alternating rounds' medians; ratio = attune / best peer; rounds =\n"
       "the lowest and highest ratio within a single round.\n");
   for (const Row& r : rows) {
-    std::printf("  %-16s %d thr: attune %s (%zu configurations tuned in %.0f s)\n",
+    std::printf("  %-16s %d thr: attune %s (%zu configurations tuned in %.0f s; %d rounds)\n",
                 shape_text(r.problem).c_str(), r.threads, r.config.c_str(), r.decision.evaluations,
-                r.decision.tune_s);
+                r.decision.tune_s, r.rounds);
     for (const Participant& p : r.participants) {
       if (p.status != "ok") {
         std::printf("    %s: %s\n", p.name.c_str(), p.status.c_str());
@@ -439,7 +476,8 @@ void run_bench_gemm(const BenchGemmOptions& o) {
   if (!o.json_path.empty()) json_out = open_output_file(o.json_path, "JSON report");
   const std::size_t budget = o.budget.value_or(o.quick ? 8 : kDefaultBudget);
   const double tune_s = o.tune_s.value_or(o.quick ? 5.0 : kDefaultTuneSeconds);
-  const int rounds = o.rounds.value_or(o.quick ? 2 : kDefaultRounds);
+  const RoundPlan rounds =
+      o.rounds ? RoundPlan::exactly(*o.rounds) : (o.quick ? RoundPlan::exactly(2) : kDefaultRounds);
 
   std::vector<std::unique_ptr<PeerGemm>> peers;
   if (!o.no_peers) peers = load_peer_gemms();
@@ -532,9 +570,9 @@ void run_bench_gemm(const BenchGemmOptions& o) {
         }
         row.participants.push_back(std::move(p));
       }
-      std::fprintf(stderr, "attune: sgemm %s, %d thread%s: measuring %d rounds side by side\n",
-                   shape_text(problem).c_str(), threads, threads == 1 ? "" : "s", rounds);
-      measure_side_by_side(row.participants, threads, rounds, compare_harness);
+      std::fprintf(stderr, "attune: sgemm %s, %d thread%s: measuring side by side\n",
+                   shape_text(problem).c_str(), threads, threads == 1 ? "" : "s");
+      row.rounds = measure_side_by_side(row.participants, threads, rounds, compare_harness);
       for (Participant& p : row.participants) p.kernel.reset();
       rows.push_back(std::move(row));
       // On a shared machine the start may have been its busiest moment: the peak is measured
@@ -579,6 +617,7 @@ void run_bench_gemm(const BenchGemmOptions& o) {
            optional_json(attune && peer ? std::optional<double>(*attune / *peer) : std::nullopt)},
           {"ratio_round_min", optional_json(range ? std::optional(range->first) : std::nullopt)},
           {"ratio_round_max", optional_json(range ? std::optional(range->second) : std::nullopt)},
+          {"rounds", r.rounds},
           {"attune_config", r.config},
           {"fma_peak_gflops", r.peak_gflops},
           {"tuning_evaluations", r.decision.evaluations},
@@ -637,7 +676,8 @@ void add_bench_command(CLI::App& app) {
                    "Most seconds to tune one shape (default 45, 5 with --quick)")
       ->check(kPositive);
   gemm->add_option("--rounds", options->rounds,
-                   "Alternating measurement rounds per shape (default 5, 2 with --quick)")
+                   "Alternating measurement rounds per shape (default 5, up to 15 while they "
+                   "fit 20 seconds; 2 with --quick)")
       ->check(CLI::Range(1, 100));
   gemm->add_option("--strategy", options->strategy, "Search strategy (see 'attune strategies')")
       ->capture_default_str();
