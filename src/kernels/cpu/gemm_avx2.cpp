@@ -129,16 +129,19 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, bool kPrefetch>
   }
 }
 
-template <int kMr, int kNr>
-void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
+// The tile for the kNv vectors of columns of a micro-kernel, n <= kNv * 8 columns. The last tile
+// of an N that is no multiple of NR spends FMAs only on the vectors it has columns in.
+template <int kMr, int kNv>
+void columns_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                   const float* b, std::ptrdiff_t rs_b, float beta, float* c, std::ptrdiff_t ldc,
-                  int m, int n, int prefetch, const PanelCopy* copy) {
-  static_assert(kNr % kLanes == 0);
-  constexpr int kNv = kNr / kLanes;
-  // With 16 registers there is none to spare for the copy inside the k loop, so it runs first;
-  // the tile then reads its own operands, which the copy does not touch.
-  if (copy != nullptr) copy_panel(*copy, kNr);
-  const bool full_n = n == kNr;
+                  int m, int n, int prefetch) {
+  if constexpr (kNv > 1) {
+    if (n <= (kNv - 1) * kLanes) {
+      columns_tile<kMr, kNv - 1>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, prefetch);
+      return;
+    }
+  }
+  const bool full_n = n == kNv * kLanes;
   if (rs_a == 1 && cs_a == kMr) {
     if (prefetch > 0) {
       if (full_n) {
@@ -158,6 +161,17 @@ void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::
   } else {
     tile<kMr, kNv, false, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0);
   }
+}
+
+template <int kMr, int kNr>
+void micro_kernel(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
+                  const float* b, std::ptrdiff_t rs_b, float beta, float* c, std::ptrdiff_t ldc,
+                  int m, int n, int prefetch, const PanelCopy* copy) {
+  static_assert(kNr % kLanes == 0);
+  // With 16 registers there is none to spare for the copy inside the k loop, so it runs first;
+  // the tile then reads its own operands, which the copy does not touch.
+  if (copy != nullptr) copy_panel(*copy, kNr);
+  columns_tile<kMr, kNr / kLanes>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, prefetch);
 }
 
 // 16 ymm registers: MR*NR/8 accumulators + NR/8 B vectors + one broadcast must fit, with at least

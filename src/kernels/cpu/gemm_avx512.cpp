@@ -1,6 +1,8 @@
 // AVX-512 SGEMM micro-kernels. Each tile keeps an MR x (NR/16) block of C in zmm accumulators;
 // per k-iteration it loads NR/16 vectors of a B row and broadcasts MR elements of an A column,
 // so one tile issues MR*NR/16 independent FMAs per iteration, enough to cover the FMA latency.
+// A tile at the right edge of C computes only the vectors it has columns in, the last of them
+// 256 bits wide when it holds 8 columns or fewer.
 // A call that carries a share of packing the next B panel spreads its copies evenly over the k
 // loop, where they use load and store slots the FMAs leave free. This is the only file compiled
 // with -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma, and its kernels are reached only through
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cpu/gemm_micro_kernel.hpp"
 
@@ -133,11 +136,39 @@ enum class Ahead {
   AAndB,  // both: B is read in place
 };
 
-// C[0:m, 0:NR] = alpha * acc + beta * C, or acc + beta * C without kScale (alpha == 1).
-template <int kMr, int kNv, bool kFullN, bool kScale>
+// How a tile reads and writes its columns of B and C.
+enum class Cols {
+  Full,      // n == NR: plain loads and stores
+  Masked,    // n < NR: each vector masked to the columns it has
+  HalfTail,  // 16 * (NR/16 - 1) < n <= 16 * (NR/16 - 1) + 8: the vectors before the last are
+             // full, and the last is a masked 256-bit one. Where a 512-bit FMA issues as two
+             // 256-bit halves (Zen 4), the 256-bit FMA takes half the issue slots, so a tail of
+             // 1 to 8 columns costs half a vector instead of a whole one.
+};
+
+// The column handling for n columns of a tile of kNv vectors, as a compile-time value for body.
+template <int kNv, class Body>
+[[gnu::always_inline]] inline void with_cols(int n, Body&& body) {
+  constexpr int kBefore = (kNv - 1) * kLanes;
+  if (n == kNv * kLanes) {
+    body(std::integral_constant<Cols, Cols::Full>{});
+  } else if (n > kBefore && n <= kBefore + kLanes / 2) {
+    body(std::integral_constant<Cols, Cols::HalfTail>{});
+  } else {
+    body(std::integral_constant<Cols, Cols::Masked>{});
+  }
+}
+
+// C[0:m, 0:n] = alpha * acc + beta * C, or acc + beta * C without kScale (alpha == 1). Under
+// Cols::HalfTail the last vector's accumulators are `tail`, not acc[i][kNv - 1].
+template <int kMr, int kNv, Cols kCols, bool kScale>
 [[gnu::always_inline]] inline void store_tile(const __m512 (&acc)[kMr][kNv],
-                                              const __mmask16 (&mask)[kNv], float alpha, float beta,
-                                              float* c, std::ptrdiff_t ldc, int m) {
+                                              const __m256 (&tail)[kMr],
+                                              const __mmask16 (&mask)[kNv], __mmask8 tail_mask,
+                                              float alpha, float beta, float* c, std::ptrdiff_t ldc,
+                                              int m) {
+  constexpr bool kHalf = kCols == Cols::HalfTail;
+  constexpr int kWide = kHalf ? kNv - 1 : kNv;
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);
   const bool read_c = beta != 0.0f;
@@ -146,9 +177,9 @@ template <int kMr, int kNv, bool kFullN, bool kScale>
     if (i >= m) break;
     float* cr = c + i * ldc;
 #pragma GCC unroll 8
-    for (int v = 0; v < kNv; ++v) {
+    for (int v = 0; v < kWide; ++v) {
       __m512 r = kScale ? _mm512_mul_ps(acc[i][v], va) : acc[i][v];
-      if constexpr (kFullN) {
+      if constexpr (kCols != Cols::Masked) {
         if (read_c) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + v * kLanes), r);
         _mm512_storeu_ps(cr + v * kLanes, r);
       } else if (mask[v] != 0) {
@@ -156,38 +187,74 @@ template <int kMr, int kNv, bool kFullN, bool kScale>
         _mm512_mask_storeu_ps(cr + v * kLanes, mask[v], r);
       }
     }
+    if constexpr (kHalf) {
+      float* ct = cr + kWide * kLanes;
+      __m256 r = kScale ? _mm256_mul_ps(tail[i], _mm256_set1_ps(alpha)) : tail[i];
+      if (read_c) {
+        r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskz_loadu_ps(tail_mask, ct), r);
+      }
+      _mm256_mask_storeu_ps(ct, tail_mask, r);
+    }
   }
 }
 
 // kPackedA: A is a packed MR-row panel read at compile-time offsets; otherwise rows are read in
 // place through strides (clamped to row m-1 so that edge tiles never touch memory past A).
-// kFullN: n == NR, so B and C are read with plain loads; edge tiles use k-masks instead.
-template <int kMr, int kNv, bool kPackedA, bool kFullN, Ahead kAhead = Ahead::Nothing>
+// kCols: how B and C columns are read (see Cols).
+template <int kMr, int kNv, bool kPackedA, Cols kCols, Ahead kAhead = Ahead::Nothing>
 [[gnu::always_inline]] inline void tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a,
                                         std::ptrdiff_t cs_a, const float* b, std::ptrdiff_t rs_b,
                                         float beta, float* c, std::ptrdiff_t ldc, int m, int n,
                                         int prefetch, const PanelCopy* copy) {
+  constexpr bool kHalf = kCols == Cols::HalfTail;
+  constexpr int kWide = kHalf ? kNv - 1 : kNv;  // 512-bit vectors per row
   __m512 acc[kMr][kNv];
+  __m256 acc_tail[kMr];
 #pragma GCC unroll 32
   for (int i = 0; i < kMr; ++i) {
 #pragma GCC unroll 8
-    for (int v = 0; v < kNv; ++v) acc[i][v] = _mm512_setzero_ps();
+    for (int v = 0; v < kWide; ++v) acc[i][v] = _mm512_setzero_ps();
+    if constexpr (kHalf) acc_tail[i] = _mm256_setzero_ps();
   }
 
   __mmask16 mask[kNv];
 #pragma GCC unroll 8
   for (int v = 0; v < kNv; ++v) mask[v] = lanes_below(n - v * kLanes);
+  const auto tail_mask = static_cast<__mmask8>(mask[kNv - 1]);
+
+  // One k-iteration: row p of B times column p of A (a_at(i) = A(i, p)) into the accumulators.
+  const auto multiply = [&](const float* b_row, const auto& a_at) __attribute__((always_inline)) {
+    __m512 bv[kNv];
+#pragma GCC unroll 8
+    for (int v = 0; v < kWide; ++v) {
+      bv[v] = kCols == Cols::Masked ? _mm512_maskz_loadu_ps(mask[v], b_row + v * kLanes)
+                                    : _mm512_loadu_ps(b_row + v * kLanes);
+    }
+    __m256 b_tail = _mm256_setzero_ps();
+    if constexpr (kHalf) b_tail = _mm256_maskz_loadu_ps(tail_mask, b_row + kWide * kLanes);
+#pragma GCC unroll 32
+    for (int i = 0; i < kMr; ++i) {
+      if constexpr (kWide > 0) {
+        const __m512 ai = _mm512_set1_ps(a_at(i));
+#pragma GCC unroll 8
+        for (int v = 0; v < kWide; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        if constexpr (kHalf) {
+          // The low half of the broadcast, in the same register (_mm512_castps512_ps256 does
+          // the same, but GCC 12 warns of an uninitialized value inside it).
+          const __m256 ai_low = __builtin_shufflevector(ai, ai, 0, 1, 2, 3, 4, 5, 6, 7);
+          acc_tail[i] = _mm256_fmadd_ps(ai_low, b_tail, acc_tail[i]);
+        }
+      } else {
+        acc_tail[i] = _mm256_fmadd_ps(_mm256_set1_ps(a_at(i)), b_tail, acc_tail[i]);
+      }
+    }
+  };
 
   if constexpr (kPackedA) {
     const std::ptrdiff_t b_ahead = std::ptrdiff_t{prefetch} * rs_b;
     const std::ptrdiff_t a_ahead = std::ptrdiff_t{prefetch} * kMr;
+    const auto packed_a_at = [&](int i) __attribute__((always_inline)) { return a[i]; };
     const auto iteration = [&]() __attribute__((always_inline)) {
-      __m512 bv[kNv];
-#pragma GCC unroll 8
-      for (int v = 0; v < kNv; ++v) {
-        bv[v] = kFullN ? _mm512_loadu_ps(b + v * kLanes)
-                       : _mm512_maskz_loadu_ps(mask[v], b + v * kLanes);
-      }
       if constexpr (kAhead == Ahead::AAndB) {
 #pragma GCC unroll 8
         for (int v = 0; v < kNv; ++v) {
@@ -200,12 +267,7 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, Ahead kAhead = Ahead::No
           _mm_prefetch(reinterpret_cast<const char*>(a + a_ahead + off), _MM_HINT_T0);
         }
       }
-#pragma GCC unroll 32
-      for (int i = 0; i < kMr; ++i) {
-        const __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 8
-        for (int v = 0; v < kNv; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-      }
+      multiply(b, packed_a_at);
       a += kMr;
       b += rs_b;
     };
@@ -242,19 +304,9 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, Ahead kAhead = Ahead::No
 #pragma GCC unroll 32
     for (int i = 0; i < kMr; ++i) rows[i] = a + std::min(i, m - 1) * rs_a;
     std::ptrdiff_t off = 0;
+    const auto in_place_a_at = [&](int i) __attribute__((always_inline)) { return rows[i][off]; };
     const auto iteration = [&]() __attribute__((always_inline)) {
-      __m512 bv[kNv];
-#pragma GCC unroll 8
-      for (int v = 0; v < kNv; ++v) {
-        bv[v] = kFullN ? _mm512_loadu_ps(b + v * kLanes)
-                       : _mm512_maskz_loadu_ps(mask[v], b + v * kLanes);
-      }
-#pragma GCC unroll 32
-      for (int i = 0; i < kMr; ++i) {
-        const __m512 ai = _mm512_set1_ps(rows[i][off]);
-#pragma GCC unroll 8
-        for (int v = 0; v < kNv; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-      }
+      multiply(b, in_place_a_at);
       off += cs_a;
       b += rs_b;
     };
@@ -264,9 +316,9 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, Ahead kAhead = Ahead::No
   // alpha == 1, the usual case, needs no scaling: that saves MR * NR / 16 multiplies per tile,
   // 1.5% of the work of a 64-deep tile.
   if (alpha == 1.0f) {
-    store_tile<kMr, kNv, kFullN, false>(acc, mask, alpha, beta, c, ldc, m);
+    store_tile<kMr, kNv, kCols, false>(acc, acc_tail, mask, tail_mask, alpha, beta, c, ldc, m);
   } else {
-    store_tile<kMr, kNv, kFullN, true>(acc, mask, alpha, beta, c, ldc, m);
+    store_tile<kMr, kNv, kCols, true>(acc, acc_tail, mask, tail_mask, alpha, beta, c, ldc, m);
   }
 }
 
@@ -276,38 +328,21 @@ template <int kMr, int kNv, bool kPackedA, bool kFullN, Ahead kAhead = Ahead::No
 template <int kMr, int kNv, int kRows, int... kLarger>
 bool edge_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::ptrdiff_t cs_a,
                const float* b, std::ptrdiff_t rs_b, float beta, float* c, std::ptrdiff_t ldc, int m,
-               int n, bool full_n, const PanelCopy* copy) {
+               int n, const PanelCopy* copy) {
   if constexpr (kRows < kMr) {
     if (m <= kRows) {
-      if (full_n) {
-        tile<kRows, kNv, false, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                      copy);
-      } else {
-        tile<kRows, kNv, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0,
-                                       copy);
-      }
+      with_cols<kNv>(n, [&](auto cols) {
+        tile<kRows, kNv, false, decltype(cols)::value>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c,
+                                                       ldc, m, n, 0, copy);
+      });
       return true;
     }
     if constexpr (sizeof...(kLarger) > 0) {
       return edge_tile<kMr, kNv, kLarger...>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n,
-                                             full_n, copy);
+                                             copy);
     }
   }
   return false;
-}
-
-// A full-height tile on a packed A micro-panel, with plain or masked B and C columns.
-template <int kMr, int kNv, Ahead kAhead>
-void packed_a_tile(int k, float alpha, const float* a, const float* b, std::ptrdiff_t rs_b,
-                   float beta, float* c, std::ptrdiff_t ldc, int m, int n, int prefetch,
-                   const PanelCopy* copy) {
-  if (n == kNv * kLanes) {
-    tile<kMr, kNv, true, true, kAhead>(k, alpha, a, 1, kMr, b, rs_b, beta, c, ldc, m, n, prefetch,
-                                       copy);
-  } else {
-    tile<kMr, kNv, true, false, kAhead>(k, alpha, a, 1, kMr, b, rs_b, beta, c, ldc, m, n, prefetch,
-                                        copy);
-  }
 }
 
 // The tile for the kNv vectors of columns of a kMr x kNr micro-kernel, n <= kNv * 16 columns.
@@ -326,32 +361,32 @@ void columns_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::
       return;
     }
   }
-  const bool full_n = n == kNv * kLanes;
   // The last tile of an M that is no multiple of MR: a tile of all kMr rows would spend its FMAs
   // on rows past m (64 rows in 6-row tiles end with 4; 64 in 28-row tiles with 8), so a smaller
   // one does the rows there are.
   if (m < kMr && edge_tile<kMr, kNv, 2, 4, 8, 16>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m,
-                                                  n, full_n, copy)) {
+                                                  n, copy)) {
     return;
   }
-  if (rs_a == 1 && cs_a == kMr) {
-    // A packed B micro-panel (rows NR apart) is one contiguous stream, which the hardware
-    // prefetchers follow: prefetching it as well spent a load slot per cache line for nothing,
-    // 3.5% of 2048^3 on one thread (6 x 64 tiles, KC = 1024, the micro-panel streaming from L2).
-    // B read in place has its rows ldb apart, which they do not follow.
-    if (prefetch <= 0) {
-      packed_a_tile<kMr, kNv, Ahead::Nothing>(k, alpha, a, b, rs_b, beta, c, ldc, m, n, 0, copy);
+  with_cols<kNv>(n, [&](auto cols) {
+    constexpr Cols kCols = decltype(cols)::value;
+    if (rs_a != 1 || cs_a != kMr) {
+      tile<kMr, kNv, false, kCols>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0, copy);
+    } else if (prefetch <= 0) {
+      tile<kMr, kNv, true, kCols, Ahead::Nothing>(k, alpha, a, 1, kMr, b, rs_b, beta, c, ldc, m, n,
+                                                  0, copy);
     } else if (packed_b) {
-      packed_a_tile<kMr, kNv, Ahead::A>(k, alpha, a, b, rs_b, beta, c, ldc, m, n, prefetch, copy);
+      // A packed B micro-panel (rows NR apart) is one contiguous stream, which the hardware
+      // prefetchers follow: prefetching it as well spent a load slot per cache line for nothing,
+      // 3.5% of 2048^3 on one thread (6 x 64 tiles, KC = 1024, the micro-panel streaming from
+      // L2). B read in place has its rows ldb apart, which they do not follow.
+      tile<kMr, kNv, true, kCols, Ahead::A>(k, alpha, a, 1, kMr, b, rs_b, beta, c, ldc, m, n,
+                                            prefetch, copy);
     } else {
-      packed_a_tile<kMr, kNv, Ahead::AAndB>(k, alpha, a, b, rs_b, beta, c, ldc, m, n, prefetch,
-                                            copy);
+      tile<kMr, kNv, true, kCols, Ahead::AAndB>(k, alpha, a, 1, kMr, b, rs_b, beta, c, ldc, m, n,
+                                                prefetch, copy);
     }
-  } else if (full_n) {
-    tile<kMr, kNv, false, true>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0, copy);
-  } else {
-    tile<kMr, kNv, false, false>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, 0, copy);
-  }
+  });
 }
 
 template <int kMr, int kNr>
