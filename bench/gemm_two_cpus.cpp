@@ -57,7 +57,8 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.size < 1 || o.samples < 1 || o.pause_ms < 0) {
-    std::fprintf(stderr, "gemm_two_cpus: --size and --samples must be positive\n");
+    std::fprintf(stderr,
+                 "gemm_two_cpus: --size and --samples must be positive, --pause-ms not negative\n");
     std::exit(2);
   }
   return o;
@@ -71,10 +72,13 @@ bool pin_to(int cpu) {
 }
 
 // The median round trip, in nanoseconds, of one cache line written in turn by a thread on CPU 0
-// and one on CPU 1; negative when the threads cannot be pinned there.
+// and one on CPU 1; negative when the threads cannot be pinned there. The calling thread is pinned
+// to CPU 0 meanwhile and gets its own CPUs back afterwards.
 double round_trip_ns() {
   constexpr int kTrips = 20000;
   constexpr int kBatches = 5;
+  cpu_set_t own;
+  const bool saved = pthread_getaffinity_np(pthread_self(), sizeof own, &own) == 0;
   alignas(64) std::atomic<int> turn{0};
   std::atomic<bool> pinned{true};
   std::thread other([&] {
@@ -98,11 +102,7 @@ double round_trip_ns() {
                       kTrips);
   }
   other.join();
-  // Let this thread, which runs the products next, go anywhere again.
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &all);
-  pthread_setaffinity_np(pthread_self(), sizeof all, &all);
+  if (saved) pthread_setaffinity_np(pthread_self(), sizeof own, &own);
   if (!here || !pinned) return -1.0;
   std::sort(batches.begin(), batches.end());
   return batches[batches.size() / 2];

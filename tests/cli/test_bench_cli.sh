@@ -59,17 +59,17 @@ for x in rows:
 print("ok: JSON report has every field")
 PY
 
-# Without --rounds: five rounds at least, and more, up to fifteen, while they fit 20 seconds. A
-# round of a tiny shape on one thread takes at most five measurements of 0.4 s, so it runs six
-# rounds or more, and every participant has a median for each round.
+# Without --rounds: five rounds at least, and more, up to fifteen, while they fit 20 seconds; the
+# footer and the JSON say how many, and every round counts once in each figure.
 expect 0 "; [0-9]+ rounds" -- bench gemm --shapes 8x8x8 --threads 1 --budget 2 --tune-time 2 \
   --json "$tmp/rounds.json"
 python3 - "$tmp/rounds.json" <<'PY' || failures=$((failures + 1))
 import json, sys
 x = json.load(open(sys.argv[1]))["results"][0]
-assert 6 <= x["rounds"] <= 15, x
+assert 5 <= x["rounds"] <= 15, x
 if x["ratio_round_min"] is not None:
-    assert x["ratio_round_min"] <= x["ratio_to_best_peer"] <= x["ratio_round_max"], x
+    eps = 1e-9
+    assert x["ratio_round_min"] - eps <= x["ratio_to_best_peer"] <= x["ratio_round_max"] + eps, x
 print("ok: default rounds", x["rounds"])
 PY
 

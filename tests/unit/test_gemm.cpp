@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -339,32 +340,40 @@ TEST(Sgemm, PackingAheadCoversEveryPanelTransition) {
   }
 }
 
-// A tile narrower than NR computes only the vectors it has columns in, and alpha == 1 skips the
-// scaling of the result: every column count from 1 to NR + 1 (each narrower instance and each
-// lane mask), rows that fill a tile or leave an edge tile, A and B packed or in place, with
-// alpha 1 and another, beta 0 and another.
+// A tile narrower than NR computes only the vectors it has columns in (but keeps its width when
+// it carries a share of packing the next B panel), and alpha == 1 skips the scaling of A * B:
+// every column count from 1 to NR + 1 (each narrower instance and each lane mask) of every tile,
+// with rows that fill tiles or leave edge tiles of several heights, depths below and above the
+// K block (so that later blocks add to C and packing ahead has a next panel), A and B packed or
+// in place or B packed ahead, each alpha and beta pair. With beta == 0, C starts as NaN, so a
+// read of it shows; 17 columns of NaN after each row catch a store past n.
 TEST(Sgemm, EveryColumnCountOfEveryTileWithAndWithoutScaling) {
   const std::uint64_t seed = test_seed();
   SCOPED_TRACE(seed_note(seed));
   std::mt19937_64 rng(seed);
+  constexpr int kPad = 17;
   for (const Variant& v : all_tiles()) {
     const auto [mr, nr] = v.tile;
     for (int n = 1; n <= nr + 1; ++n) {
-      const int m = n % 2 == 0 ? mr : mr + 3;
-      const int k = 9 + n % 5;
-      const Matrix a(m, k, 1 + n % 3, rng);
-      const Matrix b(k, n, 2, rng);
-      const Matrix c(m, n, 1, rng);
-      for (const auto [alpha, beta] : {std::pair{1.0f, 0.0f}, {1.0f, kBeta}, {kAlpha, 0.0f}}) {
+      const int m = std::array{mr, mr + 1, mr + mr / 2, 2 * mr - 1}[std::size_t(n % 4)];
+      const int k = n % 2 == 0 ? 9 + n % 5 : 45;
+      const Matrix a(m, k, kPad, rng);
+      const Matrix b(k, n, kPad, rng);
+      const Matrix c(m, n, kPad, rng);
+      Matrix c_nan = c;
+      c_nan.fill(std::numeric_limits<float>::quiet_NaN());
+      for (const auto [alpha, beta] :
+           {std::pair{1.0f, 0.0f}, {1.0f, kBeta}, {kAlpha, 0.0f}, {kAlpha, kBeta}}) {
         const Expected e = expect_all(a, b, c, alpha, beta);
-        for (int packing = 0; packing < 4; ++packing) {
+        // 0-3: A and B each packed or in place; 4-5: B packed ahead, A in place or packed.
+        for (int packing = 0; packing < 6; ++packing) {
           GemmParams p = small_blocks(v.isa, mr, nr);
           p.pack_a = (packing & 1) != 0;
-          p.pack_b = (packing & 2) != 0;
-          p.pack_b_ahead = false;
-          p.prefetch = packing * 4;
+          p.pack_b = (packing & 2) != 0 || packing >= 4;
+          p.pack_b_ahead = packing >= 4;
+          p.prefetch = (n + packing) % 2 * 4;
           ASSERT_EQ(check(p, v.isa), "");
-          ASSERT_TRUE(run_case(p, v.isa, a, b, c, alpha, beta, e))
+          ASSERT_TRUE(run_case(p, v.isa, a, b, beta == 0.0f ? c_nan : c, alpha, beta, e))
               << "m=" << m << " n=" << n << " k=" << k << " alpha=" << alpha << " beta=" << beta
               << " isa=" << to_string(v.isa) << " " << to_string(p);
         }

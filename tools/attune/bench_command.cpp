@@ -53,15 +53,21 @@ struct RoundPlan {
   // Exactly `rounds` rounds, as --rounds asks.
   static constexpr RoundPlan exactly(int rounds) { return {rounds, rounds, 0.0}; }
 
-  // The rounds to run when one round takes about `round_s` seconds.
+  // The rounds to run, decided in advance, when one round takes about `round_s` seconds.
   int fitting(double round_s) const {
     const double fit = round_s > 0.0 ? seconds / round_s : most;
     return std::clamp(fit >= most ? most : static_cast<int>(fit), least, most);
   }
+
+  // Whether to run another round after `done` rounds that took `elapsed_s` in all, the last of
+  // them `last_s`: decided after every round, so that one slow round costs only itself.
+  bool another(int done, double elapsed_s, double last_s) const {
+    return done < least || (done < most && elapsed_s + last_s <= seconds);
+  }
 };
-// Five rounds for any shape, up to fifteen while they fit 20 seconds: fifteen for the 64^3 to
-// 256^3 shapes on two threads, where a round is five participants, each after a pause
-// (kSettleSeconds); five for the large squares.
+// Five rounds for any shape, up to fifteen while they fit 20 seconds: on two threads a round is
+// five participants, each after a pause (kSettleSeconds), so a small shape gets about fifteen on
+// a quiet machine and fewer when its rounds are sampled longer; the large squares five to eight.
 constexpr RoundPlan kDefaultRounds{5, 15, 20.0};
 // The tuning run's fastest few, measured again side by side before one is chosen: at least
 // kFinalists, and more, up to kMostFinalists, while five rounds of them (estimated from the time
@@ -225,10 +231,15 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
   // The fastest of each thread count also runs in the final: on a machine whose other cores
   // are sometimes busy, one slow stretch during tuning must not decide the thread count.
   const RoundPlan final_plan = o.quick ? RoundPlan::exactly(1) : kFinalRounds;
+  // The time one measurement of a configuration took while tuning: a result that was measured
+  // again because it beat the best so far (as the fastest ones did) reports both runs.
+  const auto once_s = [](const Evaluation* e) {
+    return e->measurement.rechecked ? e->measurement.measure_s / 2 : e->measurement.measure_s;
+  };
   std::vector<const Evaluation*> finalists;
   double final_s = 0.0;
   for (const Evaluation* e : ok) {
-    final_s += e->measurement.measure_s * final_plan.least;
+    final_s += once_s(e) * final_plan.least;
     if (finalists.size() >= kMostFinalists ||
         (finalists.size() >= kFinalists && final_s > kFinalSeconds)) {
       break;
@@ -257,7 +268,7 @@ Decision decide_configuration(const SearchSpace& space, cpu::GemmBackend& backen
     double round_s = 0.0;
     for (const Evaluation* e : finalists) {
       configs.push_back(space.at(e->index));
-      round_s += e->measurement.measure_s;
+      round_s += once_s(e);
     }
     const std::vector<Measurement> again = evaluator.compare(configs, final_plan.fitting(round_s));
     double best_s = 0.0;
@@ -347,8 +358,8 @@ void settle(int threads) {
 }
 
 // Verifies every participant once, then times them in alternating rounds, as many as `plan`
-// fits after the first round's time, starting each round one participant later so that none is
-// always measured right after the same neighbour. Returns the rounds run.
+// allows, starting each round one participant later so that none is always measured right after
+// the same neighbour. Returns the rounds in which something was measured.
 int measure_side_by_side(std::vector<Participant>& participants, int threads, RoundPlan plan,
                          const Harness& harness) {
   for (Participant& p : participants) {
@@ -362,9 +373,12 @@ int measure_side_by_side(std::vector<Participant>& participants, int threads, Ro
     }
   }
   const std::size_t count = participants.size();
-  int rounds = plan.least;
-  for (int round = 0; round < rounds; ++round) {
-    const auto start = std::chrono::steady_clock::now();
+  const auto start = std::chrono::steady_clock::now();
+  double elapsed_s = 0.0;
+  double last_s = 0.0;
+  int measured = 0;
+  for (int round = 0; plan.another(round, elapsed_s, last_s); ++round) {
+    bool any = false;
     for (std::size_t step = 0; step < count; ++step) {
       Participant& p = participants[(step + std::size_t(round)) % count];
       if (!p.kernel) continue;
@@ -378,13 +392,16 @@ int measure_side_by_side(std::vector<Participant>& participants, int threads, Ro
         continue;
       }
       p.round_medians_s.push_back(m.summary.median);
+      any = true;
     }
-    if (round == 0) {
-      rounds = plan.fitting(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
+    if (!any) break;
+    ++measured;
+    const double now_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    last_s = now_s - elapsed_s;
+    elapsed_s = now_s;
   }
-  return rounds;
+  return measured;
 }
 
 std::string cell(std::optional<double> value, const char* format) {

@@ -136,14 +136,15 @@ enum class Ahead {
   AAndB,  // both: B is read in place
 };
 
-// How a tile reads and writes its columns of B and C.
+// How a tile of width W (its kNv vectors, 16 columns each) reads and writes its n columns of B
+// and C.
 enum class Cols {
-  Full,      // n == NR: plain loads and stores
-  Masked,    // n < NR: each vector masked to the columns it has
-  HalfTail,  // 16 * (NR/16 - 1) < n <= 16 * (NR/16 - 1) + 8: the vectors before the last are
-             // full, and the last is a masked 256-bit one. Where a 512-bit FMA issues as two
-             // 256-bit halves (Zen 4), the 256-bit FMA takes half the issue slots, so a tail of
-             // 1 to 8 columns costs half a vector instead of a whole one.
+  Full,      // n == W: plain loads and stores
+  Masked,    // n < W: each vector masked to the columns it has
+  HalfTail,  // W - 16 < n <= W - 8: the vectors before the last are full, and the last is a
+             // masked 256-bit one. Where a 512-bit FMA issues as two 256-bit halves (Zen 4), the
+             // 256-bit FMA takes half the issue slots, so a tail of 1 to 8 columns costs half a
+             // vector instead of a whole one.
 };
 
 // The column handling for n columns of a tile of kNv vectors, as a compile-time value for body.
@@ -171,6 +172,8 @@ template <int kMr, int kNv, Cols kCols, bool kScale>
   constexpr int kWide = kHalf ? kNv - 1 : kNv;
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);
+  const __m256 va_half = _mm256_set1_ps(alpha);
+  const __m256 vb_half = _mm256_set1_ps(beta);
   const bool read_c = beta != 0.0f;
 #pragma GCC unroll 32
   for (int i = 0; i < kMr; ++i) {
@@ -178,7 +181,8 @@ template <int kMr, int kNv, Cols kCols, bool kScale>
     float* cr = c + i * ldc;
 #pragma GCC unroll 8
     for (int v = 0; v < kWide; ++v) {
-      __m512 r = kScale ? _mm512_mul_ps(acc[i][v], va) : acc[i][v];
+      __m512 r = acc[i][v];
+      if constexpr (kScale) r = _mm512_mul_ps(r, va);
       if constexpr (kCols != Cols::Masked) {
         if (read_c) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + v * kLanes), r);
         _mm512_storeu_ps(cr + v * kLanes, r);
@@ -189,10 +193,9 @@ template <int kMr, int kNv, Cols kCols, bool kScale>
     }
     if constexpr (kHalf) {
       float* ct = cr + kWide * kLanes;
-      __m256 r = kScale ? _mm256_mul_ps(tail[i], _mm256_set1_ps(alpha)) : tail[i];
-      if (read_c) {
-        r = _mm256_fmadd_ps(_mm256_set1_ps(beta), _mm256_maskz_loadu_ps(tail_mask, ct), r);
-      }
+      __m256 r = tail[i];
+      if constexpr (kScale) r = _mm256_mul_ps(r, va_half);
+      if (read_c) r = _mm256_fmadd_ps(vb_half, _mm256_maskz_loadu_ps(tail_mask, ct), r);
       _mm256_mask_storeu_ps(ct, tail_mask, r);
     }
   }
@@ -352,13 +355,14 @@ void columns_tile(int k, float alpha, const float* a, std::ptrdiff_t rs_a, std::
                   const float* b, std::ptrdiff_t rs_b, float beta, float* c, std::ptrdiff_t ldc,
                   int m, int n, int prefetch, bool packed_b, const PanelCopy* copy) {
   // The last tile of an N that is no multiple of NR spends FMAs only on the vectors it has
-  // columns in: 8 columns of a 64-wide tile take one vector of four (one thread, 6 x 64 tiles:
-  // 8^3 at 10.1 GFLOP/s against 7.8, 100^3 at 98.6 against 87.7). Not with a share of packing,
-  // whose units are NR wide.
+  // columns in, and on half of the last when it holds 8 columns or fewer (Cols::HalfTail): 8
+  // columns of a 64-wide tile take half a vector instead of four (one thread, 6 x 64 tiles: 8^3
+  // at 10.0 GFLOP/s against 7.7, 100^3 at 103.2 against 87.7). Not with a share of packing, whose
+  // units are NR wide.
   if constexpr (kNv > 1) {
     if (copy == nullptr && n <= (kNv - 1) * kLanes) {
       columns_tile<kMr, kNv - 1>(k, alpha, a, rs_a, cs_a, b, rs_b, beta, c, ldc, m, n, prefetch,
-                                 packed_b, copy);
+                                 packed_b, nullptr);
       return;
     }
   }
