@@ -17,13 +17,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "attune/kernels/gemm.hpp"
+#include "int_flags.hpp"
 
 namespace {
 
@@ -41,28 +41,14 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const auto value = [&](const char* flag) -> const char* {
-      if (std::strcmp(argv[i], flag) != 0 || i + 1 >= argc) return nullptr;
-      return argv[++i];
-    };
-    if (const char* v = value("--size")) {
-      o.size = std::atoi(v);
-    } else if (const char* v = value("--calls")) {
-      o.calls = std::atoi(v);
-    } else if (const char* v = value("--rounds")) {
-      o.rounds = std::atoi(v);
-    } else if (const char* v = value("--busy-ms")) {
-      o.busy_ms = std::atoi(v);
-    } else if (const char* v = value("--idle-ms")) {
-      o.idle_ms = std::atoi(v);
-    } else {
-      std::fprintf(stderr,
-                   "usage: gemm_busy_core [--size N] [--calls C] [--rounds R] [--busy-ms B] "
-                   "[--idle-ms I]\n");
-      std::exit(2);
-    }
-  }
+  attune::bench::parse_int_flags(
+      argc, argv,
+      {{"--size", &o.size},
+       {"--calls", &o.calls},
+       {"--rounds", &o.rounds},
+       {"--busy-ms", &o.busy_ms},
+       {"--idle-ms", &o.idle_ms}},
+      "usage: gemm_busy_core [--size N] [--calls C] [--rounds R] [--busy-ms B] [--idle-ms I]");
   if (o.size < 1 || o.calls < 1 || o.rounds < 1 || o.busy_ms < 0 || o.idle_ms < 0) {
     std::fprintf(stderr, "gemm_busy_core: every value must be positive\n");
     std::exit(2);

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "attune/kernels/gemm.hpp"
+#include "int_flags.hpp"
 
 namespace {
 
@@ -40,22 +40,9 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const auto value = [&](const char* flag) -> const char* {
-      if (std::strcmp(argv[i], flag) != 0 || i + 1 >= argc) return nullptr;
-      return argv[++i];
-    };
-    if (const char* v = value("--size")) {
-      o.size = std::atoi(v);
-    } else if (const char* v = value("--samples")) {
-      o.samples = std::atoi(v);
-    } else if (const char* v = value("--pause-ms")) {
-      o.pause_ms = std::atoi(v);
-    } else {
-      std::fprintf(stderr, "usage: gemm_two_cpus [--size N] [--samples S] [--pause-ms P]\n");
-      std::exit(2);
-    }
-  }
+  attune::bench::parse_int_flags(
+      argc, argv, {{"--size", &o.size}, {"--samples", &o.samples}, {"--pause-ms", &o.pause_ms}},
+      "usage: gemm_two_cpus [--size N] [--samples S] [--pause-ms P]");
   if (o.size < 1 || o.samples < 1 || o.pause_ms < 0) {
     std::fprintf(stderr,
                  "gemm_two_cpus: --size and --samples must be positive, --pause-ms not negative\n");
